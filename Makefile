@@ -1,0 +1,34 @@
+# The two commands of the README. Both set up .venv first; nothing else is needed
+# but Python 3.11 and the package registries.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/rewardsmith score examples/math_grpo.jsonl --reward examples/math_pipeline.yaml \
+		-o examples/out/math_grpo.scored.jsonl --advantage grpo
+
+test: setup
+	$(BIN)/ruff check src tests bench examples
+	bash scripts/run_tests.sh
+
+lint: setup
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
+
+bench: setup
+	$(BIN)/python bench/math_throughput.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info examples/out

@@ -1,0 +1,1 @@
+"""Group advantages for GRPO-family trainers."""

@@ -1,0 +1,244 @@
+"""Combinators: components built from other components.
+
+Each combinator scores its parts on the whole batch, then combines their values sample
+by sample. Every part's value stays visible in `Score.components`, every part's
+explanation in `Score.info`, and the worst status of any part becomes the status of the
+whole (a part that failed contributes its fallback reward).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from abc import abstractmethod
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from rewardsmith.core.component import Component, Params
+from rewardsmith.core.config import BuildContext, register
+from rewardsmith.core.types import Group, Sample, Score, Status
+
+
+class Combinator(Component):
+    """A component whose value is a function of its parts' values."""
+
+    def __init__(self, params: Params, ctx: BuildContext, **kwargs: Any) -> None:
+        super().__init__(params, ctx, **kwargs)
+        self.parts = [ctx.build(spec, f"{self.path}.{key}") for key, spec in self.part_specs()]
+
+    @abstractmethod
+    def part_specs(self) -> list[tuple[str, Any]]:
+        """(config key, node spec) of each part, in the order `combine` receives them."""
+
+    @abstractmethod
+    def combine(self, parts: list[Score], sample: Sample) -> tuple[float, dict[str, Any]]:
+        """The combined value for one sample, and what to say about it in `info`."""
+
+    def children(self) -> list[Component]:
+        return self.parts
+
+    def score_batch(self, groups: list[Group]) -> list[list[Score]]:
+        return self._merge(groups, [part.run(groups) for part in self.parts])
+
+    async def ascore_batch(self, groups: list[Group]) -> list[list[Score]]:
+        results = await asyncio.gather(*(part.arun(groups) for part in self.parts))
+        return self._merge(groups, list(results))
+
+    def _merge(self, groups: list[Group], by_part: list[list[list[Score]]]) -> list[list[Score]]:
+        merged: list[list[Score]] = []
+        for g, group in enumerate(groups):
+            row = []
+            for s, sample in enumerate(group.samples):
+                scores = [part_scores[g][s] for part_scores in by_part]
+                value, note = self.combine(scores, sample)
+                combined = Score(value=float(value), status=Status.worst([x.status for x in scores]))
+                for score in scores:
+                    combined.components.update(score.components)
+                    combined.info.update(score.info)
+                if note:
+                    combined.info[self.name] = note
+                row.append(combined)
+            merged.append(row)
+        return merged
+
+
+class PartsParams(Params):
+    of: list[Any] = Field(min_length=1)
+
+
+class ListCombinator(Combinator):
+    params: PartsParams
+
+    def part_specs(self) -> list[tuple[str, Any]]:
+        return [(f"of[{i}]", spec) for i, spec in enumerate(self.params.of)]
+
+
+class WeightedSumParams(PartsParams):
+    weights: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _one_weight_per_part(self) -> WeightedSumParams:
+        if self.weights is not None and len(self.weights) != len(self.of):
+            raise ValueError(
+                f"weights: expected {len(self.of)} numbers (one per entry of 'of'), "
+                f"got {len(self.weights)}"
+            )
+        return self
+
+
+@register("weighted_sum")
+class WeightedSum(ListCombinator):
+    """sum_i w_i * r_i over the parts (weights default to 1)."""
+
+    Params = WeightedSumParams
+    params: WeightedSumParams
+
+    def combine(self, parts: list[Score], sample: Sample) -> tuple[float, dict[str, Any]]:
+        weights = self.params.weights or [1.0] * len(parts)
+        return sum(w * p.value for w, p in zip(weights, parts, strict=True)), {}
+
+
+@register("product")
+class Product(ListCombinator):
+    """The product of the parts' values (e.g. correctness x a format multiplier)."""
+
+    Params = PartsParams
+
+    def combine(self, parts: list[Score], sample: Sample) -> tuple[float, dict[str, Any]]:
+        return math.prod(p.value for p in parts), {}
+
+
+@register("min")
+class Minimum(ListCombinator):
+    """The smallest part: the reward is only as good as its weakest property."""
+
+    Params = PartsParams
+
+    def combine(self, parts: list[Score], sample: Sample) -> tuple[float, dict[str, Any]]:
+        return min(p.value for p in parts), {}
+
+
+@register("max")
+class Maximum(ListCombinator):
+    """The largest part (e.g. any of several acceptable verifiers)."""
+
+    Params = PartsParams
+
+    def combine(self, parts: list[Score], sample: Sample) -> tuple[float, dict[str, Any]]:
+        return max(p.value for p in parts), {}
+
+
+class ClipParams(Params):
+    of: Any
+    low: float | None = None
+    high: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ClipParams:
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise ValueError(f"low: must not exceed high ({self.low} > {self.high})")
+        return self
+
+
+@register("clip")
+class Clip(Combinator):
+    """The part's value clipped to [low, high] (either bound optional)."""
+
+    Params = ClipParams
+    params: ClipParams
+
+    def part_specs(self) -> list[tuple[str, Any]]:
+        return [("of", self.params.of)]
+
+    def combine(self, parts: list[Score], sample: Sample) -> tuple[float, dict[str, Any]]:
+        value = parts[0].value
+        if self.params.low is not None:
+            value = max(value, self.params.low)
+        if self.params.high is not None:
+            value = min(value, self.params.high)
+        return value, {}
+
+
+class GateParams(Params):
+    condition: Any
+    reward: Any
+    threshold: float = 1.0
+    penalty: float = 0.0
+
+
+@register("gate")
+class Gate(Combinator):
+    """`reward` counts only when `condition` reaches `threshold`; otherwise `penalty`.
+
+    A condition that could not be checked (status not ok) does not pass.
+    """
+
+    Params = GateParams
+    params: GateParams
+
+    def part_specs(self) -> list[tuple[str, Any]]:
+        return [("condition", self.params.condition), ("reward", self.params.reward)]
+
+    def combine(self, parts: list[Score], sample: Sample) -> tuple[float, dict[str, Any]]:
+        condition, reward = parts
+        passed = condition.ok and condition.value >= self.params.threshold
+        return (reward.value if passed else self.params.penalty), {"passed": passed}
+
+
+class ScheduleParams(Params):
+    of: Any
+    kind: Literal["constant", "linear", "cosine", "piecewise"] = "linear"
+    start: float = 1.0
+    end: float = 1.0
+    steps: int = Field(default=1, ge=1)
+    points: list[tuple[int, float]] | None = None
+
+    @model_validator(mode="after")
+    def _points_for_piecewise(self) -> ScheduleParams:
+        if self.kind == "piecewise":
+            if not self.points:
+                raise ValueError("points: required for kind 'piecewise', as [[step, weight], ...]")
+            if [p[0] for p in self.points] != sorted(p[0] for p in self.points):
+                raise ValueError("points: steps must be in increasing order")
+        return self
+
+
+@register("schedule")
+class Schedule(Combinator):
+    """The part's value times a weight that depends on the training step (`meta.step`).
+
+    linear: start -> end over `steps`, then constant; cosine: the same with a half-cosine
+    ramp; piecewise: linear interpolation between `points`; constant: `start`.
+    """
+
+    Params = ScheduleParams
+    params: ScheduleParams
+
+    def part_specs(self) -> list[tuple[str, Any]]:
+        return [("of", self.params.of)]
+
+    def weight(self, step: int) -> float:
+        p = self.params
+        if p.kind == "constant":
+            return p.start
+        if p.kind == "piecewise":
+            assert p.points is not None
+            return _interpolate(p.points, step)
+        progress = min(max(step, 0) / p.steps, 1.0)
+        if p.kind == "cosine":
+            progress = (1.0 - math.cos(math.pi * progress)) / 2.0
+        return p.start + (p.end - p.start) * progress
+
+    def combine(self, parts: list[Score], sample: Sample) -> tuple[float, dict[str, Any]]:
+        weight = self.weight(sample.step)
+        return weight * parts[0].value, {"step": sample.step, "weight": weight}
+
+
+def _interpolate(points: list[tuple[int, float]], step: int) -> float:
+    if step <= points[0][0]:
+        return points[0][1]
+    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+        if step <= x1:
+            return y0 + (y1 - y0) * (step - x0) / (x1 - x0)
+    return points[-1][1]

@@ -1,0 +1,121 @@
+"""The component protocol: anything that maps Groups to one Score per Sample.
+
+Components run on a whole batch of groups at once (`run` / `arun`), so a verifier can
+spread CPU-heavy work over worker processes and a judge can send its requests together.
+A per-sample component implements only `score_sample`; `SampleComponent` lifts it to
+groups. `run` is the guarded entry point: no exception escapes it, every sample gets a
+Score, and the component's name is stamped into `Score.components`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from rewardsmith.core.types import Group, Sample, Score, Status
+
+if TYPE_CHECKING:
+    from rewardsmith.core.config import BuildContext
+
+
+class InvalidSample(ValueError):
+    """Raised by a component when a sample lacks what it needs (names the field)."""
+
+
+class Params(BaseModel):
+    """Base for a component's configuration: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Component(ABC):
+    """Maps a batch of groups to one Score per sample.
+
+    Subclasses set `kind` (the registry name, via `@register`) and `Params`.
+    """
+
+    kind: ClassVar[str] = ""
+    Params: ClassVar[type[Params]] = Params
+
+    def __init__(
+        self, params: Params, ctx: BuildContext, name: str, fallback: float, path: str
+    ) -> None:
+        self.params = params
+        self.path = path
+        self.name = name
+        self.fallback = fallback
+        self.ctx = ctx
+
+    @abstractmethod
+    def score_batch(self, groups: list[Group]) -> list[list[Score]]:
+        """Score every sample of every group (may raise; `run` guards it)."""
+
+    async def ascore_batch(self, groups: list[Group]) -> list[list[Score]]:
+        """Async form; by default runs `score_batch` in a thread so the loop stays free."""
+        return await asyncio.to_thread(self.score_batch, groups)
+
+    def children(self) -> list[Component]:
+        return []
+
+    def close(self) -> None:
+        """Release workers and connections held by this component and its children."""
+        for child in self.children():
+            child.close()
+
+    def run(self, groups: list[Group]) -> list[list[Score]]:
+        try:
+            scores = self.score_batch(groups)
+        except Exception as exc:  # a crash in one component must not lose the batch
+            scores = self._all_failed(groups, exc)
+        return self._finish(groups, scores)
+
+    async def arun(self, groups: list[Group]) -> list[list[Score]]:
+        try:
+            scores = await self.ascore_batch(groups)
+        except Exception as exc:
+            scores = self._all_failed(groups, exc)
+        return self._finish(groups, scores)
+
+    def _all_failed(self, groups: list[Group], exc: Exception) -> list[list[Score]]:
+        reason = f"{type(exc).__name__}: {exc}"
+        return [[Score.failed(Status.ERROR, self.fallback, reason) for _ in g.samples] for g in groups]
+
+    def _finish(self, groups: list[Group], scores: list[list[Score]]) -> list[list[Score]]:
+        if [len(g) for g in groups] != [len(s) for s in scores]:
+            raise RuntimeError(f"component {self.name!r} returned scores of the wrong shape")
+        for group_scores in scores:
+            for score in group_scores:
+                if not self.children() and score.info:
+                    score.info = {self.name: score.info}
+                score.components[self.name] = score.value
+        return scores
+
+
+class SampleComponent(Component):
+    """A component that judges each sample on its own; lifted to groups here."""
+
+    @abstractmethod
+    def score_sample(self, sample: Sample) -> Score:
+        """Score one sample. Raise InvalidSample for input it cannot use."""
+
+    def score_batch(self, groups: list[Group]) -> list[list[Score]]:
+        return [[self.guarded(sample) for sample in group.samples] for group in groups]
+
+    def guarded(self, sample: Sample) -> Score:
+        """`score_sample` with its failures turned into a status and the fallback reward."""
+        try:
+            return self.score_sample(sample)
+        except InvalidSample as exc:
+            return Score.failed(Status.INVALID, self.fallback, str(exc))
+        except Exception as exc:
+            return Score.failed(Status.ERROR, self.fallback, f"{type(exc).__name__}: {exc}")
+
+
+def require_reference(sample: Sample, expected: str) -> Any:
+    """The sample's `reference`, or InvalidSample naming the field and what was expected."""
+    if sample.reference is None or sample.reference == "":
+        raise InvalidSample(f"reference: missing; expected {expected}")
+    return sample.reference

@@ -1,0 +1,106 @@
+"""The component registry and the builder that turns a config tree into components.
+
+A node of the tree is a mapping with a `type` (a registered component name), an
+optional `name` (how it appears in `Score.components`; defaults to the type), an
+optional `fallback` (the reward used when the check fails or times out), and the
+component's own parameters. Everything is validated before any work starts, and a bad
+node gets one message naming its path, the bad key, and what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from rewardsmith.core.component import Component, Params
+
+REGISTRY: dict[str, type[Component]] = {}
+COMMON_KEYS = ("type", "name", "fallback")
+
+C = TypeVar("C", bound=type[Component])
+
+
+class ConfigError(ValueError):
+    """A reward definition that cannot be built; the message names the offending key."""
+
+
+def register(kind: str) -> Callable[[C], C]:
+    """Class decorator: make a component available to configs under `kind`."""
+
+    def add(cls: C) -> C:
+        if kind in REGISTRY and REGISTRY[kind] is not cls:
+            raise ValueError(f"component type {kind!r} is registered twice")
+        cls.kind = kind
+        REGISTRY[kind] = cls
+        return cls
+
+    return add
+
+
+@dataclass
+class BuildContext:
+    """What components may need at build time: the worker budget and the builder itself."""
+
+    workers: int = 1
+    names: set[str] = field(default_factory=set)
+
+    def build(self, spec: Any, path: str) -> Component:
+        """Build one node (and, through the component's constructor, its children)."""
+        if isinstance(spec, str):
+            spec = {"type": spec}
+        if not isinstance(spec, dict):
+            raise ConfigError(
+                f"{path}: expected a mapping with a 'type' key, got {type(spec).__name__}"
+            )
+        kind = spec.get("type")
+        allowed = ", ".join(sorted(REGISTRY))
+        if kind is None:
+            raise ConfigError(f"{path}.type: missing; allowed: {allowed}")
+        if kind not in REGISTRY:
+            raise ConfigError(f"{path}.type: unknown component {kind!r}; allowed: {allowed}")
+        cls = REGISTRY[kind]
+        params_spec = {k: v for k, v in spec.items() if k not in COMMON_KEYS}
+        try:
+            params = cls.Params.model_validate(params_spec)
+        except ValidationError as exc:
+            raise ConfigError(explain(exc, path, f"component {kind!r}", cls.Params)) from None
+        name = self._unique_name(spec.get("name"), kind, path)
+        fallback = spec.get("fallback", 0.0)
+        if isinstance(fallback, bool) or not isinstance(fallback, int | float):
+            raise ConfigError(f"{path}.fallback: expected a number, got {fallback!r}")
+        return cls(params, self, name=name, fallback=float(fallback), path=path)
+
+    def _unique_name(self, explicit: Any, kind: str, path: str) -> str:
+        if explicit is not None:
+            if not isinstance(explicit, str) or not explicit:
+                raise ConfigError(f"{path}.name: expected a non-empty string, got {explicit!r}")
+            if explicit in self.names:
+                raise ConfigError(f"{path}.name: duplicate component name {explicit!r}")
+            self.names.add(explicit)
+            return explicit
+        name, n = kind, 1
+        while name in self.names:
+            n += 1
+            name = f"{kind}_{n}"
+        self.names.add(name)
+        return name
+
+
+def explain(exc: ValidationError, path: str, what: str, model: type[BaseModel]) -> str:
+    """The first validation problem as one line: path.key: what is wrong; what is allowed."""
+    error = exc.errors()[0]
+    where = "".join(f".{part}" if isinstance(part, str) else f"[{part}]" for part in error["loc"])
+    if not where:
+        return f"{path}: {error['msg'].removeprefix('Value error, ')}"
+    if error["type"] == "extra_forbidden":
+        keys = set(model.model_fields)
+        if issubclass(model, Params):
+            keys |= set(COMMON_KEYS)
+        return f"{path}{where}: unknown key for {what}; allowed: {', '.join(sorted(keys))}"
+    if error["type"] == "missing":
+        return f"{path}{where}: missing; required by {what}"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{path}{where}: {message} (got {error.get('input')!r})"

@@ -1,0 +1,117 @@
+"""The data model every component shares: Sample, Group and Score.
+
+A trainer's rollouts arrive as Samples; the Samples of one prompt form a Group (GRPO's
+G rollouts), which is the unit of work; every component returns one Score per Sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Status(StrEnum):
+    """How a sample's scoring ended. Ordered from best to worst (see `worst`)."""
+
+    OK = "ok"
+    INVALID = "invalid"  # the sample's input cannot be scored by this component
+    TIMEOUT = "timeout"  # the check ran out of time; the fallback reward was used
+    ERROR = "error"  # the check crashed; the fallback reward was used
+
+    @staticmethod
+    def worst(statuses: list[Status]) -> Status:
+        order = [Status.OK, Status.INVALID, Status.TIMEOUT, Status.ERROR]
+        return max(statuses, key=order.index, default=Status.OK)
+
+
+class Message(BaseModel):
+    """One chat message of a prompt given as a conversation."""
+
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str
+
+
+class Sample(BaseModel):
+    """One rollout: the prompt, the policy's completion and what a verifier needs.
+
+    Fields the model does not know are kept in `extra` and written back unchanged.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=False)
+
+    prompt: str | list[Message] = ""
+    completion: str
+    reference: Any = None
+    group_id: str | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+    completion_ids: list[int] | None = None
+    logprobs: list[float] | None = None
+    ref_logprobs: list[float] | None = None
+    entropies: list[float] | None = None
+
+    @field_validator("group_id", mode="before")
+    @classmethod
+    def _group_id_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @property
+    def prompt_text(self) -> str:
+        """The prompt as one string (chat messages joined by newlines)."""
+        if isinstance(self.prompt, str):
+            return self.prompt
+        return "\n".join(message.content for message in self.prompt)
+
+    @property
+    def step(self) -> int:
+        """The training step carried in `meta.step` (0 when absent)."""
+        return int(self.meta.get("step", 0))
+
+
+@dataclass
+class Group:
+    """The samples of one prompt, scored together."""
+
+    group_id: str
+    samples: list[Sample]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+
+@dataclass
+class DenseReward:
+    """A reward attached to a character span (and token span, when known) of a completion."""
+
+    start: int
+    end: int
+    reward: float
+    token_start: int | None = None
+    token_end: int | None = None
+
+
+@dataclass
+class Score:
+    """A component's verdict on one sample.
+
+    `components` maps the name of every named part of the pipeline to its value for this
+    sample; `info` says why (extracted answer, which path decided, error text).
+    """
+
+    value: float
+    status: Status = Status.OK
+    components: dict[str, float] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    dense: list[DenseReward] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.OK
+
+    @classmethod
+    def failed(cls, status: Status, fallback: float, reason: str) -> Score:
+        """A score for a sample that could not be checked: the fallback and the reason."""
+        return cls(value=fallback, status=status, info={"error": reason})

@@ -1,0 +1,1 @@
+"""Outcome verifiers: each module registers its component on import."""
