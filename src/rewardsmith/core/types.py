@@ -99,6 +99,7 @@ class Score:
 
     `components` maps the name of every named part of the pipeline to its value for this
     sample; `info` says why (extracted answer, which path decided, error text).
+    `advantage` is filled in when group advantages are asked for.
     """
 
     value: float
@@ -106,6 +107,7 @@ class Score:
     components: dict[str, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     dense: list[DenseReward] | None = None
+    advantage: float | None = None
 
     @property
     def ok(self) -> bool:

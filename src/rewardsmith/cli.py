@@ -1,0 +1,185 @@
+"""The `rewardsmith` command line: score a JSONL dump of rollouts offline.
+
+Exit status: 0 when every line was scored, 1 when some input lines were invalid (they
+are reported and written with status `invalid`; the rest is scored), 2 when nothing
+could be done (bad reward config, unreadable input).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from rewardsmith.advantage.estimators import METHODS, compute_advantages
+from rewardsmith.api import load_reward
+from rewardsmith.core.config import ConfigError
+from rewardsmith.core.pipeline import Reward, group_key, parse_sample
+from rewardsmith.core.types import Group, Sample, Score
+from rewardsmith.report.summary import BatchSummary
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console()
+errors = Console(stderr=True)
+
+
+@app.callback()
+def main() -> None:
+    """rewardsmith: rewards for RL post-training of language models."""
+
+
+@app.command()
+def score(
+    input_path: Annotated[Path, typer.Argument(help="JSONL rollouts, one sample per line.")],
+    reward: Annotated[
+        str, typer.Option("--reward", "-r", help="Built-in name (math, choice, qa, format) or YAML.")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write scored JSONL.")],
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes for CPU-heavy checks.")
+    ] = None,
+    advantage: Annotated[
+        str | None, typer.Option(help=f"Also write `advantage`: one of {', '.join(METHODS)}.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Samples per scoring batch.")] = 1024,
+    summary_json: Annotated[
+        Path | None, typer.Option(help="Also write the summary as JSON here.")
+    ] = None,
+) -> None:
+    """Score INPUT_PATH with a reward and write one output line per input line, in order."""
+    if advantage is not None and advantage not in METHODS:
+        _fail(f"--advantage: unknown method {advantage!r}; allowed: {', '.join(METHODS)}")
+    try:
+        loaded = load_reward(reward, workers=workers)
+    except ConfigError as exc:
+        _fail(str(exc))
+    try:
+        lines = input_path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        loaded.close()
+        _fail(f"{input_path}: cannot read: {exc}")
+
+    start = time.perf_counter()
+    records, samples, invalid = _read(lines)
+    summary = BatchSummary(invalid_lines=len(invalid))
+    for number, message in invalid:
+        errors.print(f"[yellow]line {number}:[/] {message}", highlight=False)
+    with loaded:
+        scores = _score_all(loaded, samples, batch_size, summary)
+    summary.seconds = time.perf_counter() - start
+    if advantage is not None:
+        _add_advantages(samples, scores, advantage)
+    _write(output, records, scores)
+    console.print(summary.table(title=f"rewardsmith score · {reward}"))
+    if summary_json is not None:
+        summary_json.write_text(json.dumps(summary.as_dict(), indent=2))
+    raise typer.Exit(1 if invalid else 0)
+
+
+def _fail(message: str) -> None:
+    errors.print(f"[red]error:[/] {message}", highlight=False)
+    raise typer.Exit(2)
+
+
+def _read(lines: list[str]) -> tuple[list[dict[str, Any]], dict[int, Sample], list[tuple[int, str]]]:
+    """Output skeletons for every non-blank line, the valid samples by record index, errors."""
+    records: list[dict[str, Any]] = []
+    samples: dict[int, Sample] = {}
+    invalid: list[tuple[int, str]] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        data, sample, message = _parse_line(line)
+        if sample is None:
+            invalid.append((number, message))
+            base = data if isinstance(data, dict) else {}
+            error = {"reward": None, "status": "invalid", "info": {"error": message}}
+            records.append({**base, "line": number, **error})
+        else:
+            samples[len(records)] = sample
+            records.append(data)
+    return records, samples, invalid
+
+
+def _parse_line(line: str) -> tuple[Any, Sample | None, str]:
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return None, None, f"not valid JSON: {exc}"
+    try:
+        return data, parse_sample(data), ""
+    except ValueError as exc:
+        return data, None, str(exc)
+
+
+def _score_all(
+    reward: Reward, samples: dict[int, Sample], batch_size: int, summary: BatchSummary
+) -> dict[int, Score]:
+    """Score whole groups in batches of about `batch_size` samples, with a progress bar."""
+    groups: dict[str, list[int]] = {}
+    for index, sample in samples.items():
+        groups.setdefault(group_key(sample), []).append(index)
+    batches: list[list[list[int]]] = [[]]
+    filled = 0
+    for members in groups.values():
+        if filled >= batch_size:
+            batches.append([])
+            filled = 0
+        batches[-1].append(members)
+        filled += len(members)
+    scores: dict[int, Score] = {}
+    progress = Progress(
+        TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=errors, transient=True, disable=not errors.is_terminal,
+    )
+    with progress:
+        task = progress.add_task("scoring", total=len(samples))
+        for batch in batches:
+            built = [Group(group_id=str(i), samples=[samples[k] for k in m]) for i, m in enumerate(batch)]
+            for members, group_scores in zip(batch, reward.score_groups(built), strict=True):
+                scores.update(zip(members, group_scores, strict=True))
+                summary.add(group_scores)
+                progress.advance(task, len(members))
+    return scores
+
+
+def _add_advantages(samples: dict[int, Sample], scores: dict[int, Score], method: str) -> None:
+    """Write each sample's advantage within its group (see rewardsmith.advantage)."""
+    groups: dict[str, list[int]] = {}
+    for index, sample in samples.items():
+        groups.setdefault(group_key(sample), []).append(index)
+    members = list(groups.values())
+    result = compute_advantages([[scores[i].value for i in m] for m in members], method=method)
+    for indices, values, flat in zip(members, result.values, result.zero_variance, strict=True):
+        for index, value in zip(indices, values, strict=True):
+            scores[index].info["advantage"] = {"method": method, "zero_variance": flat}
+            scores[index].advantage = value
+
+
+def _write(path: Path, records: list[dict[str, Any]], scores: dict[int, Score]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as out:
+        for index, record in enumerate(records):
+            if index in scores:
+                record = {**record, **_scored_fields(scores[index])}
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _scored_fields(score: Score) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "reward": score.value,
+        "components": score.components,
+        "status": str(score.status),
+        "info": score.info,
+    }
+    if score.advantage is not None:
+        fields["advantage"] = score.advantage
+    if score.dense is not None:
+        fields["dense"] = [asdict(span) for span in score.dense]
+    return fields

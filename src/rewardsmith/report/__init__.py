@@ -1,0 +1,1 @@
+"""Summaries of scored batches."""

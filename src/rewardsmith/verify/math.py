@@ -1,0 +1,153 @@
+"""`math`: reward 1 when the completion's final answer is equivalent to the gold.
+
+Three layers, cheapest first:
+1. extraction (`math_answer`): one final answer or none (hedges and shotguns get none);
+2. the fast path (`math_normalize`): equal spellings and plain numbers are decided in
+   the calling process, without sympy;
+3. math-verify (`math_symbolic`) in worker processes for everything else, each check
+   under a hard time limit (the worker is killed and replaced when it overruns). A batch
+   asks each distinct (gold, answer) pair once, and verdicts are cached across batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import Field
+
+from rewardsmith.core.component import Component, InvalidSample, Params
+from rewardsmith.core.config import BuildContext, register
+from rewardsmith.core.pool import WorkerPool, aoutcome, outcome
+from rewardsmith.core.types import Group, Sample, Score, Status
+from rewardsmith.verify.math_answer import count_items, extract_answer
+from rewardsmith.verify.math_normalize import fast_equal, normalize
+from rewardsmith.verify.math_symbolic import symbolic_equal, warm_up
+
+VERDICT_CACHE_SIZE = 65536
+
+
+class MathParams(Params):
+    timeout: float = Field(default=5.0, gt=0, description="seconds per symbolic check")
+    on_conflict: Literal["reject", "last"] = "reject"
+    fast_path: bool = True
+
+
+@dataclass
+class _Pending:
+    key: tuple[str, str]
+    info: dict[str, Any]
+
+
+@lru_cache(maxsize=16384)
+def _gold(reference: str) -> tuple[str, int]:
+    """Normalised gold and how many values it lists; shared by every sample of a group."""
+    return normalize(reference), count_items(reference)
+
+
+def gold_text(reference: Any) -> str:
+    """The gold answer as text: a string or number, or a mapping with `answer`."""
+    if isinstance(reference, Mapping):
+        reference = reference.get("answer")
+    if isinstance(reference, bool) or not isinstance(reference, str | int | float):
+        raise InvalidSample(
+            "reference: expected the gold answer as a string or number "
+            f"(or {{'answer': ...}}), got {type(reference).__name__}"
+        )
+    text = str(reference).strip()
+    if not text:
+        raise InvalidSample("reference: empty; expected the gold answer")
+    return text
+
+
+@register("math")
+class MathVerifier(Component):
+    """Final-answer correctness for math, with math-verify as the equivalence backend."""
+
+    Params = MathParams
+    params: MathParams
+
+    def __init__(self, params: Params, ctx: BuildContext, **kwargs: Any) -> None:
+        super().__init__(params, ctx, **kwargs)
+        self.pool = WorkerPool(ctx.workers, initializer=warm_up)
+        self._verdicts: dict[tuple[str, str], tuple[bool | None, str]] = {}
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def score_batch(self, groups: list[Group]) -> list[list[Score]]:
+        plan = self._plan(groups)
+        futures = self._submit(plan)
+        return self._resolve(plan, {key: outcome(future) for key, future in futures.items()})
+
+    async def ascore_batch(self, groups: list[Group]) -> list[list[Score]]:
+        plan = self._plan(groups)
+        futures = self._submit(plan)
+        results = await asyncio.gather(*(aoutcome(future) for future in futures.values()))
+        return self._resolve(plan, dict(zip(futures, results, strict=True)))
+
+    def _plan(self, groups: list[Group]) -> list[list[Score | _Pending]]:
+        return [[self._judge_locally(sample) for sample in group.samples] for group in groups]
+
+    def _judge_locally(self, sample: Sample) -> Score | _Pending:
+        try:
+            gold, items = _gold(gold_text(sample.reference))
+        except InvalidSample as exc:
+            return Score.failed(Status.INVALID, self.fallback, str(exc))
+        found = extract_answer(sample.completion, items, self.params.on_conflict)
+        info: dict[str, Any] = {"extracted": found.answer, "gold": gold, "source": found.source}
+        if found.answer is None:
+            info["reason"] = found.reason or "no final answer found"
+            return Score(0.0, info=info)
+        key = (gold, found.answer)
+        if key in self._verdicts:
+            return self._verdict(self._verdicts[key], {**info, "path": "cache"})
+        decided = fast_equal(gold, found.answer) if self.params.fast_path else None
+        if decided is not None:
+            return Score(float(decided), info={**info, "path": "fast"})
+        return _Pending(key, {**info, "path": "symbolic"})
+
+    def _submit(self, plan: list[list[Score | _Pending]]) -> dict[tuple[str, str], Future]:
+        futures: dict[tuple[str, str], Future] = {}
+        for row in plan:
+            for item in row:
+                if isinstance(item, _Pending) and item.key not in futures:
+                    futures[item.key] = self.pool.submit(
+                        symbolic_equal, *item.key, timeout=self.params.timeout
+                    )
+        return futures
+
+    def _resolve(
+        self, plan: list[list[Score | _Pending]], outcomes: dict[tuple[str, str], tuple[Status, Any]]
+    ) -> list[list[Score]]:
+        for key, (status, result) in outcomes.items():
+            if status is Status.OK:
+                if len(self._verdicts) >= VERDICT_CACHE_SIZE:
+                    self._verdicts.clear()
+                self._verdicts[key] = result
+        scores = []
+        for row in plan:
+            resolved = []
+            for item in row:
+                if isinstance(item, Score):
+                    resolved.append(item)
+                    continue
+                status, result = outcomes[item.key]
+                if status is Status.OK:
+                    resolved.append(self._verdict(result, item.info))
+                else:
+                    resolved.append(Score(self.fallback, status, info={**item.info, "error": result}))
+            scores.append(resolved)
+        return scores
+
+    def _verdict(self, result: tuple[bool | None, str], info: dict[str, Any]) -> Score:
+        equal, note = result
+        if note:
+            info = {**info, "reason": note}
+        if equal is None:
+            return Score(self.fallback, Status.INVALID, info=info)
+        return Score(float(equal), info=info)

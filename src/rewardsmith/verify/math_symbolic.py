@@ -1,0 +1,41 @@
+"""Symbolic equivalence through math-verify, run inside worker processes.
+
+math-verify's own timeouts use `signal.alarm`, which only works in a main thread; here
+they are switched off (`parsing_timeout=None`, `timeout_seconds=None`) and the caller's
+worker pool enforces the time limit by killing the process instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Any
+
+
+def warm_up() -> None:
+    """Worker initializer: import math-verify and its LaTeX parser once, quietly."""
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+    _parse("1")
+
+
+@lru_cache(maxsize=8192)
+def _parse(answer: str) -> list[Any]:
+    from math_verify import parse
+
+    return parse(f"${answer}$", parsing_timeout=None)
+
+
+def symbolic_equal(gold: str, pred: str) -> tuple[bool | None, str]:
+    """(equivalent, note) for two normalised answers; None when the gold cannot be parsed.
+
+    Parsed golds are cached per worker, so a group's samples share one parse.
+    """
+    from math_verify import verify
+
+    gold_parsed = _parse(gold)
+    if not gold_parsed:
+        return None, "reference: could not be parsed as a math answer"
+    pred_parsed = _parse(pred)
+    if not pred_parsed:
+        return False, "answer could not be parsed"
+    return bool(verify(gold_parsed, pred_parsed, timeout_seconds=None)), ""
