@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import rewardsmith.core.combinators  # noqa: F401  (registers the combinators)
+import rewardsmith.core.combinators
 import rewardsmith.verify  # noqa: F401  (registers the verifiers)
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.core.types import Sample, Score

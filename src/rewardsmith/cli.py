@@ -38,7 +38,8 @@ def main() -> None:
 def score(
     input_path: Annotated[Path, typer.Argument(help="JSONL rollouts, one sample per line.")],
     reward: Annotated[
-        str, typer.Option("--reward", "-r", help="Built-in name (math, choice, qa, format) or YAML.")
+        str,
+        typer.Option("--reward", "-r", help="Built-in name (math, choice, qa, format) or YAML."),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write scored JSONL.")],
     workers: Annotated[
@@ -87,7 +88,9 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def _read(lines: list[str]) -> tuple[list[dict[str, Any]], dict[int, Sample], list[tuple[int, str]]]:
+def _read(
+    lines: list[str],
+) -> tuple[list[dict[str, Any]], dict[int, Sample], list[tuple[int, str]]]:
     """Output skeletons for every non-blank line, the valid samples by record index, errors."""
     records: list[dict[str, Any]] = []
     samples: dict[int, Sample] = {}
@@ -135,13 +138,20 @@ def _score_all(
         filled += len(members)
     scores: dict[int, Score] = {}
     progress = Progress(
-        TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=errors, transient=True, disable=not errors.is_terminal,
+        TextColumn("scoring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+        disable=not errors.is_terminal,
     )
     with progress:
         task = progress.add_task("scoring", total=len(samples))
         for batch in batches:
-            built = [Group(group_id=str(i), samples=[samples[k] for k in m]) for i, m in enumerate(batch)]
+            built = [
+                Group(group_id=str(i), samples=[samples[k] for k in m]) for i, m in enumerate(batch)
+            ]
             for members, group_scores in zip(batch, reward.score_groups(built), strict=True):
                 scores.update(zip(members, group_scores, strict=True))
                 summary.add(group_scores)

@@ -59,8 +59,13 @@ def test_clip_with_one_bound():
 
 
 def test_gate_passes_reward_only_when_condition_reaches_threshold():
-    spec = {"type": "gate", "condition": part("ok"), "reward": part("r"), "penalty": -1,
-            "threshold": 0.5}
+    spec = {
+        "type": "gate",
+        "condition": part("ok"),
+        "reward": part("r"),
+        "penalty": -1,
+        "threshold": 0.5,
+    }
     scores = run(spec, {"ok": 1, "r": 0.7}, {"ok": 0.4, "r": 0.7}, {"ok": 0.5, "r": 0.2})
     assert [s.value for s in scores] == [0.7, -1, 0.2]
     assert [s.info["gate"]["passed"] for s in scores] == [True, False, True]
@@ -81,8 +86,11 @@ def test_gate_fails_closed_when_condition_cannot_be_checked():
         ({"kind": "linear", "start": 0.0, "end": 1.0, "steps": 100}, 50, 0.5),
         ({"kind": "linear", "start": 0.0, "end": 1.0, "steps": 100}, 1000, 1.0),
         ({"kind": "cosine", "start": 1.0, "end": 0.0, "steps": 100}, 50, 0.5),
-        ({"kind": "cosine", "start": 1.0, "end": 0.0, "steps": 100}, 25,
-         1 - (1 - math.cos(math.pi / 4)) / 2),
+        (
+            {"kind": "cosine", "start": 1.0, "end": 0.0, "steps": 100},
+            25,
+            1 - (1 - math.cos(math.pi / 4)) / 2,
+        ),
         ({"kind": "constant", "start": 0.3}, 12345, 0.3),
         ({"kind": "piecewise", "points": [[0, 1.0], [100, 0.0], [200, 0.5]]}, 150, 0.25),
         ({"kind": "piecewise", "points": [[10, 1.0], [20, 0.0]]}, 0, 1.0),
@@ -97,11 +105,19 @@ def test_schedule_weight_follows_meta_step(schedule, step, weight):
 
 def test_nested_tree_records_every_named_part():
     spec = {
-        "type": "weighted_sum", "name": "total", "weights": [1.0, 0.5],
+        "type": "weighted_sum",
+        "name": "total",
+        "weights": [1.0, 0.5],
         "of": [
             {"type": "gate", "name": "gated", "condition": part("fmt"), "reward": part("acc")},
-            {"type": "schedule", "name": "bonus", "of": part("len"), "start": 1, "end": 0,
-             "steps": 10},
+            {
+                "type": "schedule",
+                "name": "bonus",
+                "of": part("len"),
+                "start": 1,
+                "end": 0,
+                "steps": 10,
+            },
         ],
     }
     [score] = run(spec, {"fmt": 1, "acc": 1, "len": 0.8, "step": 5})
@@ -110,10 +126,13 @@ def test_nested_tree_records_every_named_part():
 
 
 def test_failed_part_uses_its_fallback_and_status_propagates():
-    spec = {"type": "weighted_sum", "of": [
-        {"type": "meta_value", "key": "a", "fallback": -3},
-        {"type": "meta_value", "key": "b", "name": "b"},
-    ]}
+    spec = {
+        "type": "weighted_sum",
+        "of": [
+            {"type": "meta_value", "key": "a", "fallback": -3},
+            {"type": "meta_value", "key": "b", "name": "b"},
+        ],
+    }
     scores = run(spec, {"a": 1, "b": 1}, {"b": 1}, {"a": 1, "b": 1, "crash": True})
     assert [s.value for s in scores] == [2, -2, -3]
     assert [s.status for s in scores] == [Status.OK, Status.INVALID, Status.ERROR]
@@ -127,8 +146,11 @@ async def _ascore(spec, metas):
 def test_async_batch_matches_sync():
     import asyncio
 
-    spec = {"type": "weighted_sum", "of": [part("a"), {"type": "clip", "of": part("b"),
-                                                        "high": 0}], "weights": [2, 3]}
+    spec = {
+        "type": "weighted_sum",
+        "of": [part("a"), {"type": "clip", "of": part("b"), "high": 0}],
+        "weights": [2, 3],
+    }
     metas = [{"a": i, "b": i - 2} for i in range(5)]
     sync = [s.value for s in run(spec, *metas)]
     asynchronous = [s.value for s in asyncio.run(_ascore(spec, metas))]

@@ -14,13 +14,19 @@ from rewardsmith.core.pipeline import Reward
         ({"type": "mth"}, "reward.type: unknown component 'mth'; allowed: choice, clip,"),
         ({"name": "x"}, "reward.type: missing; allowed:"),
         ([1, 2], "reward: expected a mapping with a 'type' key, got list"),
-        ({"type": "weighted_sum", "of": [{"type": "math"}, {"type": "nope"}]},
-         "reward.of[1].type: unknown component 'nope'"),
-        ({"type": "weighted_sum", "of": ["math"], "weights": [1, 2]},
-         "reward: weights: expected 1 numbers (one per entry of 'of'), got 2"),
+        (
+            {"type": "weighted_sum", "of": [{"type": "math"}, {"type": "nope"}]},
+            "reward.of[1].type: unknown component 'nope'",
+        ),
+        (
+            {"type": "weighted_sum", "of": ["math"], "weights": [1, 2]},
+            "reward: weights: expected 1 numbers (one per entry of 'of'), got 2",
+        ),
         ({"type": "gate", "condition": "format"}, "reward.reward: missing; required by"),
-        ({"type": "clip", "of": "math", "lo": 0},
-         "reward.lo: unknown key for component 'clip'; allowed: fallback, high, low, name, of"),
+        (
+            {"type": "clip", "of": "math", "lo": 0},
+            "reward.lo: unknown key for component 'clip'; allowed: fallback, high, low, name, of",
+        ),
         ({"type": "clip", "of": "math", "low": 2, "high": 1}, "low: must not exceed high"),
         ({"type": "math", "timeout": "soon"}, "reward.timeout: Input should be a valid number"),
         ({"type": "math", "timeout": -1}, "reward.timeout: Input should be greater than 0"),
@@ -28,9 +34,13 @@ from rewardsmith.core.pipeline import Reward
         ({"type": "math", "fallback": "zero"}, "reward.fallback: expected a number"),
         ({"type": "schedule", "of": "math", "kind": "piecewise"}, "points: required"),
         ({"type": "schedule", "of": "math", "kind": "exp"}, "reward.kind: Input should be"),
-        ({"type": "weighted_sum", "of": [{"type": "math", "name": "a"},
-                                         {"type": "qa", "name": "a"}]},
-         "reward.of[1].name: duplicate component name 'a'"),
+        (
+            {
+                "type": "weighted_sum",
+                "of": [{"type": "math", "name": "a"}, {"type": "qa", "name": "a"}],
+            },
+            "reward.of[1].name: duplicate component name 'a'",
+        ),
         ({"type": "weighted_sum", "of": []}, "reward.of: List should have at least 1 item"),
     ],
 )
@@ -56,8 +66,9 @@ def test_yaml_file_errors(tmp_path):
     with pytest.raises(ConfigError, match="workerz: unknown key for reward file; allowed"):
         load_reward(extra)
     nested = tmp_path / "nested.yaml"
-    nested.write_text("reward:\n  type: gate\n  condition: {type: format, templat: x}\n"
-                      "  reward: math\n")
+    nested.write_text(
+        "reward:\n  type: gate\n  condition: {type: format, templat: x}\n  reward: math\n"
+    )
     with pytest.raises(ConfigError, match=r"reward.condition.templat: unknown key"):
         load_reward(nested)
 
@@ -69,8 +80,10 @@ def test_unknown_name_or_missing_file():
 
 def test_yaml_pipeline_builds(tmp_path):
     path = tmp_path / "ok.yaml"
-    path.write_text("description: demo\nworkers: 1\nreward:\n  type: weighted_sum\n"
-                    "  of: [qa, {type: qa, name: qa_f1, metric: f1}]\n  weights: [1, 0.5]\n")
+    path.write_text(
+        "description: demo\nworkers: 1\nreward:\n  type: weighted_sum\n"
+        "  of: [qa, {type: qa, name: qa_f1, metric: f1}]\n  weights: [1, 0.5]\n"
+    )
     with load_reward(path) as reward:
         [score] = reward.score([{"completion": "Paris", "reference": "paris"}])
     assert score.value == 1.5

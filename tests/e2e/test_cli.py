@@ -14,8 +14,9 @@ CLI = Path(sys.executable).with_name("rewardsmith")
 
 
 def run_cli(*args: str | Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(CLI), *map(str, args)], capture_output=True, text=True,
-                          timeout=300, cwd=ROOT)
+    return subprocess.run(
+        [str(CLI), *map(str, args)], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:
@@ -31,14 +32,20 @@ def test_scores_in_input_order_and_keeps_extra_fields(tmp_path):
     rows = [
         {"prompt": "q1", "completion": "\\boxed{4}", "reference": "4", "group_id": "a", "id": 1},
         {"prompt": "q2", "completion": "\\boxed{7}", "reference": "8", "group_id": "b", "id": 2},
-        {"prompt": "q1", "completion": "The answer is 5.", "reference": "4", "group_id": "a",
-         "id": 3},
+        {
+            "prompt": "q1",
+            "completion": "The answer is 5.",
+            "reference": "4",
+            "group_id": "a",
+            "id": 3,
+        },
         {"prompt": "q1", "completion": "#### 4", "reference": "4", "group_id": "a", "id": 4},
     ]
     source = write_lines(tmp_path / "in.jsonl", [json.dumps(r) for r in rows])
     out = tmp_path / "out.jsonl"
-    result = run_cli("score", source, "--reward", "math", "-o", out, "--advantage", "rloo",
-                     "--workers", "1")
+    result = run_cli(
+        "score", source, "--reward", "math", "-o", out, "--advantage", "rloo", "--workers", "1"
+    )
     assert result.returncode == 0, result.stderr
     scored = read_jsonl(out)
     assert [r["id"] for r in scored] == [1, 2, 3, 4]
@@ -65,14 +72,25 @@ def test_malformed_lines_are_reported_and_the_rest_is_scored(tmp_path):
     out = tmp_path / "out.jsonl"
     result = run_cli("score", source, "--reward", "math", "-o", out, "--workers", "1")
     assert result.returncode == 1
-    for expected in ["line 2: not valid JSON", "line 3: completion: missing (expected a string)",
-                     "line 4: completion: Input should be a valid string",
-                     "line 6: expected a JSON object, got list", "line 7: meta:"]:
+    for expected in [
+        "line 2: not valid JSON",
+        "line 3: completion: missing (expected a string)",
+        "line 4: completion: Input should be a valid string",
+        "line 6: expected a JSON object, got list",
+        "line 7: meta:",
+    ]:
         assert expected in " ".join(result.stderr.split()), result.stderr
     scored = read_jsonl(out)
     assert len(scored) == 7  # blank line skipped, every other line answered
-    assert [r["status"] for r in scored] == ["ok", "invalid", "invalid", "invalid", "invalid",
-                                             "invalid", "ok"]
+    assert [r["status"] for r in scored] == [
+        "ok",
+        "invalid",
+        "invalid",
+        "invalid",
+        "invalid",
+        "invalid",
+        "ok",
+    ]
     assert scored[0]["reward"] == 1.0 and scored[-1]["reward"] == 1.0
     assert scored[1]["reward"] is None and scored[1]["line"] == 2
 
@@ -80,8 +98,10 @@ def test_malformed_lines_are_reported_and_the_rest_is_scored(tmp_path):
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ("reward:\n  type: weighted_sum\n  of: [math, mth]\n",
-         "reward.of[1].type: unknown component 'mth'; allowed:"),
+        (
+            "reward:\n  type: weighted_sum\n  of: [math, mth]\n",
+            "reward.of[1].type: unknown component 'mth'; allowed:",
+        ),
         ("reward: {type: gate, condition: format}\n", "reward.reward: missing"),
         ("rewards: {type: math}\n", "rewards: unknown key for reward file"),
     ],
@@ -99,25 +119,43 @@ def test_bad_config_stops_before_any_work(tmp_path, config, message):
 
 def test_unknown_advantage_method_and_missing_input(tmp_path):
     source = write_lines(tmp_path / "in.jsonl", [json.dumps({"completion": "x"})])
-    result = run_cli("score", source, "--reward", "math", "-o", tmp_path / "o.jsonl",
-                     "--advantage", "ppo")
+    result = run_cli(
+        "score", source, "--reward", "math", "-o", tmp_path / "o.jsonl", "--advantage", "ppo"
+    )
     assert result.returncode == 2 and "--advantage: unknown method 'ppo'" in result.stderr
-    result = run_cli("score", tmp_path / "missing.jsonl", "--reward", "math",
-                     "-o", tmp_path / "o.jsonl")
+    result = run_cli(
+        "score", tmp_path / "missing.jsonl", "--reward", "math", "-o", tmp_path / "o.jsonl"
+    )
     assert result.returncode == 2 and "cannot read" in result.stderr
 
 
 def test_example_pipeline_on_bundled_batch(tmp_path):
     out = tmp_path / "scored.jsonl"
     summary = tmp_path / "summary.json"
-    result = run_cli("score", "examples/math_grpo.jsonl", "--reward", "examples/math_pipeline.yaml",
-                     "-o", out, "--advantage", "grpo", "--summary-json", summary)
+    result = run_cli(
+        "score",
+        "examples/math_grpo.jsonl",
+        "--reward",
+        "examples/math_pipeline.yaml",
+        "-o",
+        out,
+        "--advantage",
+        "grpo",
+        "--summary-json",
+        summary,
+    )
     assert result.returncode == 0, result.stderr
     scored = read_jsonl(out)
     source = read_jsonl(ROOT / "examples/math_grpo.jsonl")
     assert len(scored) == len(source)
-    names = {"total", "correct_if_formatted", "answer_marked", "correct", "format_bonus",
-             "think_answer_format"}
+    names = {
+        "total",
+        "correct_if_formatted",
+        "answer_marked",
+        "correct",
+        "format_bonus",
+        "think_answer_format",
+    }
     assert all(set(r["components"]) == names for r in scored)
     # the correctness part agrees with the bundled ground-truth labels
     assert all(r["components"]["correct"] == r["label"] for r in scored)

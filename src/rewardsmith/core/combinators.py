@@ -9,6 +9,7 @@ whole (a part that failed contributes its fallback reward).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 from abc import abstractmethod
 from typing import Any, Literal
@@ -52,7 +53,9 @@ class Combinator(Component):
             for s, sample in enumerate(group.samples):
                 scores = [part_scores[g][s] for part_scores in by_part]
                 value, note = self.combine(scores, sample)
-                combined = Score(value=float(value), status=Status.worst([x.status for x in scores]))
+                combined = Score(
+                    value=float(value), status=Status.worst([x.status for x in scores])
+                )
                 for score in scores:
                     combined.components.update(score.components)
                     combined.info.update(score.info)
@@ -238,7 +241,7 @@ class Schedule(Combinator):
 def _interpolate(points: list[tuple[int, float]], step: int) -> float:
     if step <= points[0][0]:
         return points[0][1]
-    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
         if step <= x1:
             return y0 + (y1 - y0) * (step - x0) / (x1 - x0)
     return points[-1][1]

@@ -81,7 +81,9 @@ class Component(ABC):
 
     def _all_failed(self, groups: list[Group], exc: Exception) -> list[list[Score]]:
         reason = f"{type(exc).__name__}: {exc}"
-        return [[Score.failed(Status.ERROR, self.fallback, reason) for _ in g.samples] for g in groups]
+        return [
+            [Score.failed(Status.ERROR, self.fallback, reason) for _ in g.samples] for g in groups
+        ]
 
     def _finish(self, groups: list[Group], scores: list[list[Score]]) -> list[list[Score]]:
         if [len(g) for g in groups] != [len(s) for s in scores]:

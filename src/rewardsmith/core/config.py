@@ -90,17 +90,23 @@ class BuildContext:
 
 
 def explain(exc: ValidationError, path: str, what: str, model: type[BaseModel]) -> str:
-    """The first validation problem as one line: path.key: what is wrong; what is allowed."""
-    error = exc.errors()[0]
+    """One validation problem as one line: path.key: what is wrong; what is allowed.
+
+    Unknown keys are reported first: a misspelt key also makes the real one "missing".
+    A `path` ending in ":" (a file name) is followed by the bare key.
+    """
+    errors = exc.errors()
+    error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     where = "".join(f".{part}" if isinstance(part, str) else f"[{part}]" for part in error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
     if not where:
-        return f"{path}: {error['msg'].removeprefix('Value error, ')}"
+        return f"{path} {message}" if path.endswith(":") else f"{path}: {message}"
+    location = f"{path} {where.lstrip('.')}" if path.endswith(":") else f"{path}{where}"
     if error["type"] == "extra_forbidden":
         keys = set(model.model_fields)
         if issubclass(model, Params):
             keys |= set(COMMON_KEYS)
-        return f"{path}{where}: unknown key for {what}; allowed: {', '.join(sorted(keys))}"
+        return f"{location}: unknown key for {what}; allowed: {', '.join(sorted(keys))}"
     if error["type"] == "missing":
-        return f"{path}{where}: missing; required by {what}"
-    message = error["msg"].removeprefix("Value error, ")
-    return f"{path}{where}: {message} (got {error.get('input')!r})"
+        return f"{location}: missing; required by {what}"
+    return f"{location}: {message} (got {error.get('input')!r})"

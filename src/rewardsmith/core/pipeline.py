@@ -61,7 +61,7 @@ class Reward:
         try:
             spec = RewardFile.model_validate(data)
         except ValidationError as exc:
-            raise ConfigError(explain(exc, str(path), "reward file", RewardFile)) from None
+            raise ConfigError(explain(exc, f"{path}:", "reward file", RewardFile)) from None
         return cls.from_spec(spec.reward, workers or spec.workers or 1, spec.description)
 
     def score_groups(self, groups: list[Group]) -> list[list[Score]]:

@@ -9,6 +9,7 @@ pebble kills that worker and starts a fresh one, and the caller gets a TimeoutEr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import threading
 from collections.abc import Callable
@@ -62,8 +63,6 @@ def outcome(future: Future) -> tuple[Status, Any]:
 
 async def aoutcome(future: Future) -> tuple[Status, Any]:
     """`outcome` for asyncio callers: awaits the task without blocking the loop."""
-    try:
+    with contextlib.suppress(Exception):  # examined below, by the same rules as `outcome`
         await asyncio.wrap_future(future)
-    except Exception:  # examined below, by the same rules as `outcome`
-        pass
     return outcome(future)

@@ -27,6 +27,7 @@ from rewardsmith.core.types import Group, Sample, Score, Status
 from rewardsmith.verify.math_answer import count_items, extract_answer
 from rewardsmith.verify.math_normalize import fast_equal, normalize
 from rewardsmith.verify.math_symbolic import symbolic_equal, warm_up
+from rewardsmith.verify.text import boxed_contents
 
 VERDICT_CACHE_SIZE = 65536
 
@@ -45,14 +46,21 @@ class _Pending:
 
 @lru_cache(maxsize=16384)
 def _gold(reference: str) -> tuple[str, int]:
-    """Normalised gold and how many values it lists; shared by every sample of a group."""
-    return normalize(reference), count_items(reference)
+    """Normalised gold and how many values it lists; shared by every sample of a group.
+
+    A gold written as a solution with `\\boxed{}` is reduced to its last boxed answer.
+    """
+    boxed = boxed_contents(reference)
+    answer = boxed[-1] if boxed else reference
+    return normalize(answer), count_items(answer)
 
 
 def gold_text(reference: Any) -> str:
     """The gold answer as text: a string or number, or a mapping with `answer`."""
     if isinstance(reference, Mapping):
         reference = reference.get("answer")
+    if reference is None:
+        raise InvalidSample("reference: missing; expected the gold answer")
     if isinstance(reference, bool) or not isinstance(reference, str | int | float):
         raise InvalidSample(
             "reference: expected the gold answer as a string or number "
@@ -122,7 +130,9 @@ class MathVerifier(Component):
         return futures
 
     def _resolve(
-        self, plan: list[list[Score | _Pending]], outcomes: dict[tuple[str, str], tuple[Status, Any]]
+        self,
+        plan: list[list[Score | _Pending]],
+        outcomes: dict[tuple[str, str], tuple[Status, Any]],
     ) -> list[list[Score]]:
         for key, (status, result) in outcomes.items():
             if status is Status.OK:
@@ -140,7 +150,9 @@ class MathVerifier(Component):
                 if status is Status.OK:
                     resolved.append(self._verdict(result, item.info))
                 else:
-                    resolved.append(Score(self.fallback, status, info={**item.info, "error": result}))
+                    resolved.append(
+                        Score(self.fallback, status, info={**item.info, "error": result})
+                    )
             scores.append(resolved)
         return scores
 

@@ -20,9 +20,9 @@ from rewardsmith.verify.math_normalize import normalize
 from rewardsmith.verify.text import answer_tag_contents, boxed_contents, final_region
 
 _PHRASE = re.compile(
-    r"(?:final answer|the answer|answer)\s*(?:is|:|=)\s*:?\s*(?P<answer>[^\n]+)", re.IGNORECASE
+    r"(?:final answer|the answer|answer)\s*(?:is|:|=)\s*:?\s*(?P<answer>[^\n<]+)", re.IGNORECASE
 )
-_GSM8K = re.compile(r"####\s*(?P<answer>[^\n]+)")
+_GSM8K = re.compile(r"####\s*(?P<answer>[^\n<]+)")
 _NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
 _HEDGE = re.compile(
     r"\bor\b|\beither\b|\\lor\b|\\vee\b|\\text\{\s*or\s*\}|\bpossibly\b|\bmaybe\b|\?",

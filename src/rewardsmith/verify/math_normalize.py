@@ -1,8 +1,9 @@
 """Normalisation of final math answers, and the fast path that decides plain cases.
 
 Most answers in RL math data are plain numbers (integers, decimals, simple fractions).
-Those are compared here exactly, with Fractions, in microseconds; everything else (surds,
-expressions, sets, intervals, percentages) is left undecided for math-verify/sympy.
+Those are compared here exactly, with Fractions, in microseconds; closed forms and
+polynomials are compared by value (`math_eval`); everything else (sets, intervals,
+equations, percentages, functions) is left undecided for math-verify/sympy.
 Numbers written as decimals are compared after rounding to 6 places, as math-verify does
 with its default `float_rounding=6`.
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
+
+from rewardsmith.verify.math_eval import numeric_equal
 
 _WRAPPERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _SPACING = re.compile(r"\\[,;:! ]|\\left|\\right|\\displaystyle")
@@ -21,6 +24,9 @@ _CURRENCY = re.compile(r"^\\?\$\s*")
 _THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _DECIMAL = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)$")
 _SLASH = re.compile(r"^([-+]?\d+)/(\d+)$")
+_ASSIGNMENT = re.compile(r"^[a-zA-Z]\s*=\s*(?P<value>[^=]+)$")
+_PERCENT = re.compile(r"\\?%$")
+_INTERVAL = re.compile(r"^(?P<open>[\[(])(?P<low>[^,]+),(?P<high>[^,]+)(?P<close>[\])])$")
 _FRAC = re.compile(r"^([-+]?)\\frac\{([-+]?\d+)\}\{(\d+)\}$|^([-+]?)\\frac(\d)(\d)$")
 
 
@@ -31,7 +37,11 @@ def normalize(answer: str) -> str:
     while changed:
         changed = False
         for left, right in _WRAPPERS:
-            if len(text) > len(left) + len(right) and text.startswith(left) and text.endswith(right):
+            if (
+                len(text) > len(left) + len(right)
+                and text.startswith(left)
+                and text.endswith(right)
+            ):
                 text = text[len(left) : -len(right)].strip()
                 changed = True
     text = _SPACING.sub("", text)
@@ -45,6 +55,8 @@ def normalize(answer: str) -> str:
         text = unit.group("number")
     if _THOUSANDS.match(text):
         text = text.replace(",", "")
+    if assignment := _ASSIGNMENT.match(text):  # "x = 12": the value is what counts
+        text = assignment.group("value").strip()
     return text
 
 
@@ -69,11 +81,67 @@ def fast_equal(gold: str, pred: str) -> bool | None:
     """Decide equivalence of two normalised answers without sympy, or None if unsure."""
     if gold == pred or gold.replace(" ", "") == pred.replace(" ", ""):
         return True
-    gold_value, pred_value = as_number(gold), as_number(pred)
-    if gold_value is None or pred_value is None:
+    for compare in (_numbers_equal, _sets_equal, _intervals_equal, numeric_equal):
+        verdict = compare(gold, pred)
+        if verdict is not None:
+            return verdict
+    return None
+
+
+def _numbers_equal(gold: str, pred: str) -> bool | None:
+    """Plain numbers; a percentage matches its number or its hundredth, as in math-verify."""
+    gold_values, pred_values = _values(gold), _values(pred)
+    if gold_values is None or pred_values is None:
         return None
-    if gold_value == pred_value:
+    decimal = "." in gold or "." in pred
+    return any(_same(a, b, decimal) for a in gold_values for b in pred_values)
+
+
+def _values(text: str) -> list[Fraction] | None:
+    core = _PERCENT.sub("", text).strip()
+    value = as_number(core)
+    if value is None:
+        return None
+    return [value, value / 100] if core != text else [value]
+
+
+def _same(a: Fraction, b: Fraction, decimal: bool) -> bool:
+    if a == b:
         return True
-    if "." in gold or "." in pred:
-        return round(float(gold_value), 6) == round(float(pred_value), 6)
-    return False
+    return decimal and round(float(a), 6) == round(float(b), 6)
+
+
+def _sets_equal(gold: str, pred: str) -> bool | None:
+    """`\\{a, b\\}` against `\\{b, a\\}`: equal as sets of individually decided items."""
+    if not all(x.startswith("\\{") and x.endswith("\\}") for x in (gold, pred)):
+        return None
+    gold_items = {item.strip() for item in gold[2:-2].split(",")}
+    pred_items = {item.strip() for item in pred[2:-2].split(",")}
+    unmatched = set(pred_items)
+    for item in gold_items:
+        match = next((p for p in unmatched if fast_equal(item, p)), None)
+        if match is None:
+            undecided = any(fast_equal(item, p) is None for p in unmatched)
+            return None if undecided else False
+        unmatched.discard(match)
+    return not unmatched
+
+
+def _intervals_equal(gold: str, pred: str) -> bool | None:
+    """Intervals that cannot be tuples (an infinite end, or a closed bracket)."""
+    parts = [_INTERVAL.match(x.replace(" ", "")) for x in (gold, pred)]
+    if not all(parts) or not all(_is_interval(m) for m in parts):
+        return None
+    g, p = parts
+    if (g["open"], g["close"]) != (p["open"], p["close"]):
+        return False
+    ends = [fast_equal(_end(g[k]), _end(p[k])) for k in ("low", "high")]
+    return None if None in ends else all(ends)
+
+
+def _is_interval(match: re.Match[str] | None) -> bool:
+    return match is not None and ("\\infty" in match[0] or "[" in match[0] or "]" in match[0])
+
+
+def _end(text: str) -> str:
+    return text.replace("+\\infty", "\\infty")

@@ -1,0 +1,176 @@
+"""Numeric evaluation of simple LaTeX expressions, for the fast path.
+
+Closed forms such as `6\\sqrt{7}` vs `\\sqrt{252}`, `\\frac{\\sqrt{3}}{2}` vs `\\sqrt{3}/2`,
+`16\\pi` vs `\\pi \\cdot 16`, and polynomials such as `(x+5)^2` vs `x^2+10x+25` are most
+of what a math batch sends to sympy. Two such expressions are compared here by value: at
+fixed points when they contain variables (an identity test in the style of
+Schwartz-Zippel: different polynomials agree at all of a few generic points only by
+accident). Anything outside the small grammar (functions, equations, sets, decimals) is
+`Undecided` and goes to math-verify.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+_TOKEN = re.compile(r"\s*(\d+|\\[a-zA-Z]+|[a-zA-Z]|[-+*/^(){}\[\]])")
+_MULTIPLY = {"*", "\\cdot", "\\times"}
+_ATOM_START = {"(", "{", "\\pi", "\\frac", "\\sqrt"}
+_POINTS = (0.7316, -1.3791, 2.0573)
+_MAX_EXPONENT = 64
+_RELATIVE = 1e-9
+
+
+class Undecided(ValueError):
+    """The expression is outside the grammar this evaluator trusts."""
+
+
+def _tokens(text: str) -> list[str]:
+    tokens, position = [], 0
+    text = text.strip()
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None:
+            raise Undecided(f"unsupported character {text[position]!r}")
+        tokens.append(match.group(1))
+        position = match.end()
+    return tokens
+
+
+class _Parser:
+    """Recursive descent over +, -, implicit and explicit products, /, ^, \\frac, \\sqrt."""
+
+    def __init__(self, tokens: list[str], values: dict[str, float]) -> None:
+        self.tokens, self.values, self.index = tokens, values, 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.index] if self.index < len(self.tokens) else None
+
+    def take(self, expected: str | None = None) -> str:
+        token = self.peek()
+        if token is None or (expected is not None and token != expected):
+            raise Undecided(f"expected {expected or 'more input'}")
+        self.index += 1
+        return token
+
+    def parse(self) -> float:
+        value = self.expression()
+        if self.peek() is not None:
+            raise Undecided(f"unexpected {self.peek()!r}")
+        return value
+
+    def expression(self) -> float:
+        value = self.term()
+        while self.peek() in ("+", "-"):
+            value = value + self.term() if self.take() == "+" else value - self.term()
+        return value
+
+    def term(self) -> float:
+        value = self.signed()
+        while True:
+            token = self.peek()
+            if token in _MULTIPLY:
+                self.take()
+                value *= self.signed()
+            elif token == "/":
+                self.take()
+                value = _divide(value, self.signed())
+            elif token is not None and (token in _ATOM_START or token.isalpha()):
+                value *= self.power()  # implicit product: 6\sqrt{7}, 2x, 16\pi
+            else:
+                return value
+
+    def signed(self) -> float:
+        if self.peek() in ("+", "-"):
+            return -self.signed() if self.take() == "-" else self.signed()
+        return self.power()
+
+    def power(self) -> float:
+        base = self.atom()
+        if self.peek() != "^":
+            return base
+        self.take()
+        exponent = self.signed() if self.peek() in ("+", "-") else self.power()
+        if abs(exponent) > _MAX_EXPONENT or (base < 0 and exponent != int(exponent)):
+            raise Undecided("exponent out of range")
+        try:
+            return base**exponent
+        except (OverflowError, ZeroDivisionError):
+            raise Undecided("power not finite") from None
+
+    def atom(self) -> float:
+        token = self.take()
+        if token.isdigit():
+            if self.peek() is not None and self.peek().isdigit():
+                raise Undecided("two numbers in a row")
+            return float(token)
+        if token in ("(", "{"):
+            value = self.expression()
+            self.take(")" if token == "(" else "}")
+            return value
+        if token == "\\pi":
+            return math.pi
+        if token == "\\frac":
+            return _divide(self.group(), self.group())
+        if token == "\\sqrt":
+            return self.root()
+        if len(token) == 1 and token.isalpha() and token in self.values:
+            return self.values[token]
+        raise Undecided(f"unsupported token {token!r}")
+
+    def group(self) -> float:
+        """A `{...}` argument, or a single digit (`\\frac12` is one half)."""
+        token = self.peek()
+        if token is not None and token.isdigit():
+            self.index += 1
+            if len(token) > 1:
+                self.tokens.insert(self.index, token[1:])
+            return float(token[0])
+        return self.atom()
+
+    def root(self) -> float:
+        degree = 2.0
+        if self.peek() == "[":
+            self.take()
+            degree = self.expression()
+            self.take("]")
+        radicand = self.group()
+        if radicand < 0 or degree <= 0:
+            raise Undecided("root of a negative number")
+        return radicand ** (1.0 / degree)
+
+
+def _divide(numerator: float, denominator: float) -> float:
+    if denominator == 0:
+        raise Undecided("division by zero")
+    return numerator / denominator
+
+
+def _variables(tokens: list[str]) -> set[str]:
+    return {t for t in tokens if len(t) == 1 and t.isalpha()}
+
+
+def numeric_equal(gold: str, pred: str) -> bool | None:
+    """Whether two decimal-free expressions have the same value (at every test point), or
+    None when either is outside the grammar."""
+    if "." in gold or "." in pred:
+        return None
+    try:
+        gold_tokens, pred_tokens = _tokens(gold), _tokens(pred)
+        names = _variables(gold_tokens)
+        if names != _variables(pred_tokens) or len(names) > 2:
+            return None
+        points = [
+            {name: p * (1 + 0.618 * k) for k, name in enumerate(sorted(names))} for p in _POINTS
+        ]
+        for values in points:
+            a = _Parser(list(gold_tokens), values).parse()
+            b = _Parser(list(pred_tokens), values).parse()
+            if not (math.isfinite(a) and math.isfinite(b)):
+                return None
+            if not math.isclose(a, b, rel_tol=_RELATIVE, abs_tol=_RELATIVE):
+                return False
+        return True
+    except (Undecided, RecursionError):
+        return None
