@@ -45,9 +45,12 @@ def compute_advantages(
     groups = [_checked(group, g) for g, group in enumerate(rewards)]
     flat = [bool(len(group) < 2 or np.all(group == group[0])) for group in groups]
     if method in ("reinforce_pp", "reinforce_pp_baseline"):
-        values = _batch_whitened(groups, flat, eps, centre_groups=method.endswith("baseline"))
+        values = _batch_whitened(groups, eps, centre_groups=method.endswith("baseline"))
     else:
-        values = [_group_relative(group, method, eps) for group in groups]
+        values = [
+            _group_relative(g, method, eps) if not f else g
+            for g, f in zip(groups, flat, strict=True)
+        ]
     values = [np.zeros_like(v) if f else v for v, f in zip(values, flat, strict=True)]
     return Advantages([v.tolist() for v in values], flat)
 
@@ -64,8 +67,6 @@ def _checked(group: Sequence[float], index: int) -> np.ndarray:
 
 def _group_relative(group: np.ndarray, method: str, eps: float) -> np.ndarray:
     size = len(group)
-    if size < 2:
-        return np.zeros_like(group)
     centred = group - group.mean()
     if method == "grpo":
         return centred / (group.std(ddof=1) + eps)
@@ -74,9 +75,7 @@ def _group_relative(group: np.ndarray, method: str, eps: float) -> np.ndarray:
     return centred
 
 
-def _batch_whitened(
-    groups: list[np.ndarray], flat: list[bool], eps: float, centre_groups: bool
-) -> list[np.ndarray]:
+def _batch_whitened(groups: list[np.ndarray], eps: float, centre_groups: bool) -> list[np.ndarray]:
     if not groups:
         return []
     parts = [g - g.mean() if centre_groups else g for g in groups]

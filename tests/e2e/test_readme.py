@@ -1,0 +1,27 @@
+"""The README's Python example and the API docstrings run as written."""
+
+from __future__ import annotations
+
+import doctest
+import re
+from pathlib import Path
+
+import rewardsmith.api
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_readme_python_blocks_run(monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "[1.0, 0.0]" in printed
+    assert "hedged answer: 11 or 12" in printed
+
+
+def test_api_docstrings():
+    failures, tried = doctest.testmod(rewardsmith.api)
+    assert tried >= 2 and failures == 0
