@@ -72,10 +72,11 @@ def score(
     for number, message in invalid:
         errors.print(f"[yellow]line {number}:[/] {message}", highlight=False)
     with loaded:
-        scores = _score_all(loaded, samples, batch_size, summary)
+        groups = _group_indices(samples)
+        scores = _score_all(loaded, samples, groups, batch_size, summary)
     summary.seconds = time.perf_counter() - start
     if advantage is not None:
-        _add_advantages(samples, scores, advantage)
+        _add_advantages(groups, scores, advantage)
     _write(output, records, scores)
     console.print(summary.table(title=f"rewardsmith score · {reward}"))
     if summary_json is not None:
@@ -121,16 +122,25 @@ def _parse_line(line: str) -> tuple[Any, Sample | None, str]:
         return data, None, str(exc)
 
 
-def _score_all(
-    reward: Reward, samples: dict[int, Sample], batch_size: int, summary: BatchSummary
-) -> dict[int, Score]:
-    """Score whole groups in batches of about `batch_size` samples, with a progress bar."""
+def _group_indices(samples: dict[int, Sample]) -> list[list[int]]:
+    """Record indices of the samples of each group, groups in order of first appearance."""
     groups: dict[str, list[int]] = {}
     for index, sample in samples.items():
         groups.setdefault(group_key(sample), []).append(index)
+    return list(groups.values())
+
+
+def _score_all(
+    reward: Reward,
+    samples: dict[int, Sample],
+    groups: list[list[int]],
+    batch_size: int,
+    summary: BatchSummary,
+) -> dict[int, Score]:
+    """Score whole groups in batches of about `batch_size` samples, with a progress bar."""
     batches: list[list[list[int]]] = [[]]
     filled = 0
-    for members in groups.values():
+    for members in groups:
         if filled >= batch_size:
             batches.append([])
             filled = 0
@@ -159,14 +169,10 @@ def _score_all(
     return scores
 
 
-def _add_advantages(samples: dict[int, Sample], scores: dict[int, Score], method: str) -> None:
+def _add_advantages(groups: list[list[int]], scores: dict[int, Score], method: str) -> None:
     """Write each sample's advantage within its group (see rewardsmith.advantage)."""
-    groups: dict[str, list[int]] = {}
-    for index, sample in samples.items():
-        groups.setdefault(group_key(sample), []).append(index)
-    members = list(groups.values())
-    result = compute_advantages([[scores[i].value for i in m] for m in members], method=method)
-    for indices, values, flat in zip(members, result.values, result.zero_variance, strict=True):
+    result = compute_advantages([[scores[i].value for i in m] for m in groups], method=method)
+    for indices, values, flat in zip(groups, result.values, result.zero_variance, strict=True):
         for index, value in zip(indices, values, strict=True):
             scores[index].info["advantage"] = {"method": method, "zero_variance": flat}
             scores[index].advantage = value

@@ -154,7 +154,7 @@ def test_example_pipeline_on_bundled_batch(tmp_path):
         "answer_marked",
         "correct",
         "format_bonus",
-        "think_answer_format",
+        "think_boxed_format",
     }
     assert all(set(r["components"]) == names for r in scored)
     # the correctness part agrees with the bundled ground-truth labels

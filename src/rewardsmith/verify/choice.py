@@ -16,12 +16,14 @@ from pydantic import field_validator
 from rewardsmith.core.component import InvalidSample, Params, SampleComponent, require_reference
 from rewardsmith.core.config import register
 from rewardsmith.core.types import Sample, Score
-from rewardsmith.verify.text import answer_tag_contents, boxed_contents, final_region
+from rewardsmith.verify.text import (
+    answer_phrases,
+    answer_tag_contents,
+    boxed_contents,
+    final_region,
+)
 
 _MARKUP = re.compile(r"\\text(?:bf)?\{([^{}]*)\}|\*\*|\$|\\\(|\\\)")
-_PHRASE = re.compile(
-    r"(?:final answer|the answer|answer)\s*(?:is|:)\s*:?\s*(?P<answer>[^\n]+)", re.IGNORECASE
-)
 _SINGLE = re.compile(r"^\(?(?P<letter>[A-Z])\)?(?:\s*$|\s*[.:)\-]\s*.*$|\)\s.*$)", re.DOTALL)
 _PAREN_FIRST = re.compile(r"^\((?P<letter>[A-Z])\)")
 _SEVERAL = re.compile(
@@ -75,7 +77,7 @@ class ChoiceVerifier(SampleComponent):
         else:
             candidates = boxed_contents(region)
         if not candidates:
-            phrases = [m.group("answer") for m in _PHRASE.finditer(region)]
+            phrases = answer_phrases(region)
             lines = [line for line in region.splitlines() if line.strip()]
             candidates = phrases[-1:] or lines[-1:]
         letters = [self._letter(c) for c in candidates]

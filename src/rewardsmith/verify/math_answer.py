@@ -17,11 +17,13 @@ import re
 from dataclasses import dataclass
 
 from rewardsmith.verify.math_normalize import normalize
-from rewardsmith.verify.text import answer_tag_contents, boxed_contents, final_region
-
-_PHRASE = re.compile(
-    r"(?:final answer|the answer|answer)\s*(?:is|:|=)\s*:?\s*(?P<answer>[^\n<]+)", re.IGNORECASE
+from rewardsmith.verify.text import (
+    answer_phrases,
+    answer_tag_contents,
+    boxed_contents,
+    final_region,
 )
+
 _GSM8K = re.compile(r"####\s*(?P<answer>[^\n<]+)")
 _NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
 _HEDGE = re.compile(
@@ -78,7 +80,7 @@ def _candidates(text: str) -> tuple[str, list[str]]:
     boxed = boxed_contents(text)
     if boxed:
         return "boxed", boxed
-    phrases = [_cut_sentence(m.group("answer")) for m in _PHRASE.finditer(text)]
+    phrases = [_cut_sentence(phrase) for phrase in answer_phrases(text)]
     if phrases:
         return "answer_phrase", phrases
     gsm8k = [m.group("answer") for m in _GSM8K.finditer(text)]

@@ -16,13 +16,15 @@ from typing import Any, Literal
 from rewardsmith.core.component import InvalidSample, Params, SampleComponent, require_reference
 from rewardsmith.core.config import register
 from rewardsmith.core.types import Sample, Score
-from rewardsmith.verify.text import answer_tag_contents, boxed_contents, final_region
+from rewardsmith.verify.text import (
+    answer_phrases,
+    answer_tag_contents,
+    boxed_contents,
+    final_region,
+)
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
-_PHRASE = re.compile(
-    r"(?:final answer|the answer|answer)\s*(?:is|:)\s*:?\s*(?P<answer>[^\n]+)", re.IGNORECASE
-)
 
 
 def normalize_answer(text: str) -> str:
@@ -83,7 +85,7 @@ def extract_short_answer(region: str) -> str:
     for found in (
         answer_tag_contents(region),
         boxed_contents(region),
-        [m.group("answer") for m in _PHRASE.finditer(region)],
+        answer_phrases(region),
     ):
         if found:
             return found[-1].strip()

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 
+_ANSWER_PHRASE = re.compile(
+    r"(?:final answer|the answer|answer)\s*(?:is|:|=)\s*:?\s*(?P<answer>[^\n<]+)", re.IGNORECASE
+)
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
 _BOX_OPENERS = ("\\boxed", "\\fbox")
 _BARE_TOKEN = re.compile(r"\s+([^\s${}\\]+)")
@@ -58,3 +61,8 @@ def _group_after(text: str, position: int) -> tuple[str | None, int]:
 def answer_tag_contents(text: str) -> list[str]:
     """Contents of every `<answer>...</answer>` (case-insensitive), in order."""
     return _ANSWER_TAG.findall(text)
+
+
+def answer_phrases(text: str) -> list[str]:
+    """What follows every "the answer is" / "Final answer:" / "Answer =", to the line end."""
+    return [match.group("answer") for match in _ANSWER_PHRASE.finditer(text)]
