@@ -235,6 +235,49 @@ def _circle(rng: random.Random) -> Problem:
     )
 
 
+def _point(rng: random.Random) -> Problem:
+    x, y = rng.randint(-6, 6), rng.randint(-6, 6)
+    slope = rng.choice([v for v in range(-4, 5) if v not in (0, 1)])
+    other = rng.choice([v for v in range(-4, 5) if v not in (0, slope)])
+    first, second = y - slope * x, y - other * x
+    gold = f"({x}, {y})"
+    return Problem(
+        f"Find the point where the lines $y = {slope}x {first:+d}$ and $y = {other}x {second:+d}$ "
+        "intersect. Give your answer as an ordered pair.",
+        gold,
+        [gold, f"({x},{y})", f"\\left({x}, {y}\\right)"],
+        [
+            f"({y}, {x})" if x != y else f"({x}, {y + 1})",
+            f"({x}, {y + 1})",
+            f"({-x}, {y})" if x else f"({x + 2}, {y})",
+        ],
+        [f"{slope}x {first:+d} = {other}x {second:+d}", f"x = {x}", f"y = {y}"],
+        False,
+    )
+
+
+def _line(rng: random.Random) -> Problem:
+    slope = rng.choice([v for v in range(-5, 6) if v not in (0, 1, -1)])
+    x0, y0 = rng.randint(-5, 5), rng.randint(-9, 9)
+    intercept = y0 - slope * x0
+    if intercept in (0, slope):
+        intercept += 11
+        y0 += 11
+    gold = f"y = {slope}x {intercept:+d}"
+    return Problem(
+        f"Find the equation of the line with slope {slope} through the point ({x0}, {y0}).",
+        gold,
+        [gold, f"y = {intercept} {slope:+d}x", f"{slope}x - y {intercept:+d} = 0"],
+        [
+            f"y = {slope}x {-intercept:+d}",
+            f"y = {intercept}x {slope:+d}",
+            f"y = {-slope}x {intercept:+d}",
+        ],
+        [f"y - {y0} = {slope}(x - {x0})", f"y = {slope}x {intercept:+d}"],
+        False,
+    )
+
+
 GENERATORS = [
     _apples,
     _money,
@@ -247,6 +290,8 @@ GENERATORS = [
     _roots,
     _percent,
     _circle,
+    _point,
+    _line,
 ]
 
 _FILLER = [

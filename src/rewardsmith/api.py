@@ -7,10 +7,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import rewardsmith.core.combinators
-import rewardsmith.verify  # noqa: F401  (registers the verifiers)
+from rewardsmith.core import combinators
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.core.types import Sample, Score
+from rewardsmith.verify import choice, format, math, qa
+
+# Importing a module registers its components under their config names.
+BUILT_IN_MODULES = (combinators, choice, format, math, qa)
 
 
 def default_workers() -> int:

@@ -48,7 +48,7 @@ def score(
     advantage: Annotated[
         str | None, typer.Option(help=f"Also write `advantage`: one of {', '.join(METHODS)}.")
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Samples per scoring batch.")] = 1024,
+    batch_size: Annotated[int, typer.Option(min=1, help="Samples per scoring batch.")] = 4096,
     summary_json: Annotated[
         Path | None, typer.Option(help="Also write the summary as JSON here.")
     ] = None,
@@ -60,6 +60,7 @@ def score(
         loaded = load_reward(reward, workers=workers)
     except ConfigError as exc:
         _fail(str(exc))
+    loaded.warm_up()
     try:
         lines = input_path.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as exc:

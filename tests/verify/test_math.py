@@ -165,7 +165,7 @@ def test_extraction(text, expected):
         ("90^{\\circ}", "90"),
         ("2x", "2x"),
         ("x = 12", "12"),
-        ("y = 2x + 1", "2x + 1"),
+        ("y = 2x + 1", "y = 2x + 1"),
     ],
 )
 def test_normalize(raw, normal):
@@ -179,7 +179,8 @@ def test_fast_path_decides_plain_numbers_only():
     assert fast_equal("7", "8") is False
     assert fast_equal("25\\%", "0.25") is True  # as math-verify: 25% is 25 or 0.25
     assert fast_equal("25\\%", "0.5") is False
-    assert fast_equal("(1,2)", "(2,1)") is None  # tuple or open interval: for sympy
+    assert fast_equal("(1,2)", "(2,1)") is False  # pair or interval: different either way
+    assert fast_equal("(1,2)", "1, 2") is None
     assert fast_equal("\\sin(\\pi/6)", "1/2") is None
     assert as_number("1/0") is None
 
@@ -199,6 +200,13 @@ def test_fast_path_decides_plain_numbers_only():
         ("\\{-7, 8\\}", "\\{8, 7\\}", False),
         ("(-\\infty, 16]", "(-\\infty,16]", True),
         ("(-\\infty, 16]", "(-\\infty,16)", False),
+        ("(2, -3)", "\\left( 2,-3 \\right)", True),
+        ("(2, -3)", "(-3, 2)", False),
+        ("[1, 2)", "(1, 2)", False),
+        ("(1, 2, 3)", "(1, 2)", False),
+        ("y = 2x + 3", "y = 3 + 2x", True),
+        ("y = 2x + 3", "y = 2x - 3", False),
+        ("y = 2x + 3", "2x - y + 3 = 0", None),
         ("x", "y", None),
         ("2^{1000}", "1", None),
         ("(" * 3000 + "1" + ")" * 3000, "1", None),

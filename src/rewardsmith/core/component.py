@@ -60,6 +60,11 @@ class Component(ABC):
     def children(self) -> list[Component]:
         return []
 
+    def warm_up(self) -> None:
+        """Start workers and connections now rather than on first use (optional)."""
+        for child in self.children():
+            child.warm_up()
+
     def close(self) -> None:
         """Release workers and connections held by this component and its children."""
         for child in self.children():

@@ -80,6 +80,10 @@ class Reward:
         parsed, groups, where = _prepare(samples)
         return _scatter(parsed, groups, where, await self.ascore_groups(groups) if groups else [])
 
+    def warm_up(self) -> None:
+        """Start worker processes now, e.g. while the first batch is being read."""
+        self.root.warm_up()
+
     def close(self) -> None:
         self.root.close()
 

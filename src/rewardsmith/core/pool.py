@@ -31,7 +31,11 @@ class WorkerPool:
         self._pool: ProcessPool | None = None
         self._lock = threading.Lock()
 
-    def submit(self, fn: Callable[..., Any], *args: Any, timeout: float) -> Future:
+    def start(self) -> None:
+        """Start the workers now (their initializer runs in the background)."""
+        self.submit(_ready, timeout=None)
+
+    def submit(self, fn: Callable[..., Any], *args: Any, timeout: float | None) -> Future:
         with self._lock:
             if self._pool is None:
                 self._pool = ProcessPool(
@@ -47,6 +51,10 @@ class WorkerPool:
                 self._pool.stop()
                 self._pool.join()
                 self._pool = None
+
+
+def _ready() -> None:
+    """A no-op task: submitting it makes the pool start its workers."""
 
 
 def outcome(future: Future) -> tuple[Status, Any]:

@@ -1,5 +1,2 @@
-"""Outcome verifiers: each module registers its component on import."""
-
-from rewardsmith.verify import choice, format, math, qa
-
-__all__ = ["choice", "format", "math", "qa"]
+"""Outcome verifiers. Each module registers its component when imported;
+`rewardsmith.api` imports them all."""

@@ -84,6 +84,9 @@ class MathVerifier(Component):
         self.pool = WorkerPool(ctx.workers, initializer=warm_up)
         self._verdicts: dict[tuple[str, str], tuple[bool | None, str]] = {}
 
+    def warm_up(self) -> None:
+        self.pool.start()
+
     def close(self) -> None:
         self.pool.close()
 

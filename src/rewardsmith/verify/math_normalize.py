@@ -26,7 +26,7 @@ _DECIMAL = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)$")
 _SLASH = re.compile(r"^([-+]?\d+)/(\d+)$")
 _ASSIGNMENT = re.compile(r"^[a-zA-Z]\s*=\s*(?P<value>[^=]+)$")
 _PERCENT = re.compile(r"\\?%$")
-_INTERVAL = re.compile(r"^(?P<open>[\[(])(?P<low>[^,]+),(?P<high>[^,]+)(?P<close>[\])])$")
+_BRACKETED = re.compile(r"^(?P<open>[\[(])(?P<items>[^()\[\]]+)(?P<close>[\])])$")
 _FRAC = re.compile(r"^([-+]?)\\frac\{([-+]?\d+)\}\{(\d+)\}$|^([-+]?)\\frac(\d)(\d)$")
 
 
@@ -55,8 +55,9 @@ def normalize(answer: str) -> str:
         text = unit.group("number")
     if _THOUSANDS.match(text):
         text = text.replace(",", "")
-    if assignment := _ASSIGNMENT.match(text):  # "x = 12": the value is what counts
-        text = assignment.group("value").strip()
+    assignment = _ASSIGNMENT.match(text)
+    if assignment and as_number(assignment.group("value").strip()) is not None:
+        text = assignment.group("value").strip()  # "x = 12": the number is what counts
     return text
 
 
@@ -81,7 +82,13 @@ def fast_equal(gold: str, pred: str) -> bool | None:
     """Decide equivalence of two normalised answers without sympy, or None if unsure."""
     if gold == pred or gold.replace(" ", "") == pred.replace(" ", ""):
         return True
-    for compare in (_numbers_equal, _sets_equal, _intervals_equal, numeric_equal):
+    for compare in (
+        _numbers_equal,
+        _sets_equal,
+        _bracketed_equal,
+        _assignments_equal,
+        numeric_equal,
+    ):
         verdict = compare(gold, pred)
         if verdict is not None:
             return verdict
@@ -127,20 +134,28 @@ def _sets_equal(gold: str, pred: str) -> bool | None:
     return not unmatched
 
 
-def _intervals_equal(gold: str, pred: str) -> bool | None:
-    """Intervals that cannot be tuples (an infinite end, or a closed bracket)."""
-    parts = [_INTERVAL.match(x.replace(" ", "")) for x in (gold, pred)]
-    if not all(parts) or not all(_is_interval(m) for m in parts):
+def _bracketed_equal(gold: str, pred: str) -> bool | None:
+    """Tuples and intervals, `(a, b)`, `[a, b)`, `(-\\infty, 3]`: same brackets, and the
+    same items in order (which is equality whether `(a, b)` means a pair or an interval)."""
+    parts = [_BRACKETED.match(x.replace(" ", "")) for x in (gold, pred)]
+    if not (parts[0] and parts[1]):
         return None
     g, p = parts
-    if (g["open"], g["close"]) != (p["open"], p["close"]):
+    gold_items, pred_items = g["items"].split(","), p["items"].split(",")
+    if len(gold_items) < 2 or len(pred_items) < 2:
+        return None
+    if (g["open"], g["close"]) != (p["open"], p["close"]) or len(gold_items) != len(pred_items):
         return False
-    ends = [fast_equal(_end(g[k]), _end(p[k])) for k in ("low", "high")]
-    return None if None in ends else all(ends)
+    verdicts = [fast_equal(_end(a), _end(b)) for a, b in zip(gold_items, pred_items, strict=True)]
+    return None if None in verdicts else all(verdicts)
 
 
-def _is_interval(match: re.Match[str] | None) -> bool:
-    return match is not None and ("\\infty" in match[0] or "[" in match[0] or "]" in match[0])
+def _assignments_equal(gold: str, pred: str) -> bool | None:
+    """`y = 2x + 3` against `y = 3 + 2x`: the same variable, equal right-hand sides."""
+    g, p = _ASSIGNMENT.match(gold), _ASSIGNMENT.match(pred)
+    if not (g and p) or gold.split("=")[0].strip() != pred.split("=")[0].strip():
+        return None
+    return fast_equal(g.group("value").strip(), p.group("value").strip())
 
 
 def _end(text: str) -> str:
