@@ -7,10 +7,13 @@ import threading
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rewardsmith import Status, load_reward
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.verify.math_answer import extract_answer
+from rewardsmith.verify.math_eval import numeric_equal
 from rewardsmith.verify.math_normalize import as_number, fast_equal, normalize
 
 LONG_REASONING = (
@@ -277,3 +280,23 @@ def test_scores_do_not_depend_on_batch_composition(math_reward):
     alone = [math_reward.score([sample])[0].value for sample in batch]
     reversed_ = [s.value for s in math_reward.score(batch[::-1])][::-1]
     assert together == alone == reversed_
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("0123456789x+-*/^(){}[],.=\\ abox\n$<>")), max_size=80)
+)
+def test_arbitrary_text_never_crashes_extraction_or_fast_path(text):
+    found = extract_answer(text)
+    assert found.answer is None or isinstance(found.answer, str)
+    assert fast_equal(normalize(text), "12") in (True, False, None)
+    assert numeric_equal(text, text) in (True, False, None)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(-(10**6), 10**6), st.integers(1, 10**4))
+def test_fraction_spellings_agree(numerator, denominator):
+    value = normalize(f"\\frac{{{numerator}}}{{{denominator}}}")
+    assert fast_equal(value, f"{numerator}/{denominator}") is True
+    assert fast_equal(value, f"{numerator * 3}/{denominator * 3}") is True
+    assert fast_equal(value, f"{numerator + denominator}/{denominator}") is False
