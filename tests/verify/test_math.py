@@ -211,6 +211,9 @@ def test_fast_path_decides_plain_numbers_only():
         ("y = 2x + 3", "y = 2x - 3", False),
         ("y = 2x + 3", "2x - y + 3 = 0", None),
         ("x", "y", None),
+        ("\\frac{\\pi}{4}", "\\frac{103993}{132408}", None),  # agrees to 2e-10 only
+        ("\\sqrt{2}", "\\frac{1414213562}{1000000000}", None),  # long literals
+        ("\\frac{\\pi}{4}", "\\frac{355}{452}", False),
         ("2^{1000}", "1", None),
         ("(" * 3000 + "1" + ")" * 3000, "1", None),
     ],

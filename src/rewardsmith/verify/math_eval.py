@@ -6,7 +6,8 @@ of what a math batch sends to sympy. Two such expressions are compared here by v
 fixed points when they contain variables (an identity test in the style of
 Schwartz-Zippel: different polynomials agree at all of a few generic points only by
 accident). Anything outside the small grammar (functions, equations, sets, decimals) is
-`Undecided` and goes to math-verify.
+`Undecided` and goes to math-verify, and so do values that agree only approximately
+(a policy could write a rational that approximates `\\pi/4` to nine digits).
 """
 
 from __future__ import annotations
@@ -17,9 +18,13 @@ import re
 _TOKEN = re.compile(r"\s*(\d+|\\[a-zA-Z]+|[a-zA-Z]|[-+*/^(){}\[\]])")
 _MULTIPLY = {"*", "\\cdot", "\\times"}
 _ATOM_START = {"(", "{", "\\pi", "\\frac", "\\sqrt"}
-_POINTS = (0.7316, -1.3791, 2.0573)
+# Transcendental test points (logarithms of rationals): no polynomial with rational
+# coefficients vanishes there, and the grammar has no way to write them.
+_POINTS = (math.log(2), -math.log(3), 1 + math.log(5))
 _MAX_EXPONENT = 64
-_RELATIVE = 1e-9
+_MAX_DIGITS = 6  # longer literals could approximate one closed form by another
+_SAME = 1e-13  # relative difference below which two values are equal
+_DIFFERENT = 1e-9  # above which they differ; in between, sympy decides
 
 
 class Undecided(ValueError):
@@ -158,19 +163,23 @@ def numeric_equal(gold: str, pred: str) -> bool | None:
         return None
     try:
         gold_tokens, pred_tokens = _tokens(gold), _tokens(pred)
+        if any(t.isdigit() and len(t) > _MAX_DIGITS for t in gold_tokens + pred_tokens):
+            return None
         names = _variables(gold_tokens)
         if names != _variables(pred_tokens) or len(names) > 2:
             return None
         points = [
             {name: p * (1 + 0.618 * k) for k, name in enumerate(sorted(names))} for p in _POINTS
         ]
+        verdicts = set()
         for values in points:
             a = _Parser(list(gold_tokens), values).parse()
             b = _Parser(list(pred_tokens), values).parse()
             if not (math.isfinite(a) and math.isfinite(b)):
                 return None
-            if not math.isclose(a, b, rel_tol=_RELATIVE, abs_tol=_RELATIVE):
+            if not math.isclose(a, b, rel_tol=_DIFFERENT, abs_tol=_DIFFERENT):
                 return False
-        return True
+            verdicts.add(math.isclose(a, b, rel_tol=_SAME, abs_tol=_SAME))
+        return True if verdicts == {True} else None
     except (Undecided, RecursionError):
         return None
