@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rewardsmith.advantage.estimators import METHODS, compute_advantages
@@ -71,7 +72,7 @@ def score(
     records, samples, invalid = _read(lines)
     summary = BatchSummary(invalid_lines=len(invalid))
     for number, message in invalid:
-        errors.print(f"[yellow]line {number}:[/] {message}", highlight=False)
+        errors.print(f"[yellow]line {number}:[/] {escape(message)}", highlight=False)
     with loaded:
         groups = _group_indices(samples)
         scores = _score_all(loaded, samples, groups, batch_size, summary)
@@ -86,7 +87,7 @@ def score(
 
 
 def _fail(message: str) -> None:
-    errors.print(f"[red]error:[/] {message}", highlight=False)
+    errors.print(f"[red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(2)
 
 

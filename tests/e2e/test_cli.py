@@ -65,7 +65,7 @@ def test_malformed_lines_are_reported_and_the_rest_is_scored(tmp_path):
         json.dumps({"completion": 5, "reference": "1"}),
         "",
         json.dumps(["a", "list"]),
-        json.dumps({"completion": "\\boxed{2}", "reference": "2", "meta": "oops"}),
+        json.dumps({"completion": "\\boxed{2}", "reference": "2", "meta": "[bold]oops"}),
         json.dumps({"completion": "\\boxed{3}", "reference": "3"}),
     ]
     source = write_lines(tmp_path / "in.jsonl", lines)
@@ -77,7 +77,7 @@ def test_malformed_lines_are_reported_and_the_rest_is_scored(tmp_path):
         "line 3: completion: missing (expected a string)",
         "line 4: completion: Input should be a valid string",
         "line 6: expected a JSON object, got list",
-        "line 7: meta:",
+        "line 7: meta: Input should be a valid dictionary (expected an object)",
     ]:
         assert expected in " ".join(result.stderr.split()), result.stderr
     scored = read_jsonl(out)
