@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import rewardsmith  # noqa: F401  (registers the built-in components)
+import rewardsmith.api  # noqa: F401  (registers the built-in components)
 from rewardsmith.core.component import InvalidSample, Params, SampleComponent
 from rewardsmith.core.config import REGISTRY, register
 from rewardsmith.core.types import Sample, Score

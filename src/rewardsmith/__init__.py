@@ -25,7 +25,7 @@ _HOME = {
     "score": "rewardsmith.api",
     "ConfigError": "rewardsmith.core",
     "Group": "rewardsmith.core",
-    "Reward": "rewardsmith.core",
+    "Reward": "rewardsmith.api",  # through api, so that the built-ins are registered
     "Sample": "rewardsmith.core",
     "Score": "rewardsmith.core",
     "Status": "rewardsmith.core",

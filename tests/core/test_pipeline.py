@@ -70,3 +70,16 @@ def test_score_and_load_reward_entry_points():
         again = asyncio.run(reward.ascore(samples))
     assert [s.value for s in again] == [1.0, 0.0]
     assert rewardsmith.score([], reward="qa") == []
+
+
+def test_public_reward_knows_the_built_ins_in_a_fresh_interpreter():
+    import subprocess
+    import sys
+
+    code = (
+        "import rewardsmith\n"
+        "r = rewardsmith.Reward.from_spec({'type': 'weighted_sum', 'of': ['math', 'qa']})\n"
+        "print(sorted(rewardsmith.__all__)[0], [p.name for p in r.root.children()])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "Advantages ['math', 'qa']"
