@@ -1,0 +1,1 @@
+"""Isolated execution of untrusted code (see runner.py for the threat model)."""

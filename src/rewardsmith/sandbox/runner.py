@@ -1,0 +1,299 @@
+"""Running untrusted Python programs in isolated child processes.
+
+Threat model: the program was written by a policy that is rewarded for passing, on the
+machine that trains it. Each layer below defends one thing:
+
+- a fresh network namespace (bootstrap.py): no network, not even loopback;
+- a private mount namespace with tmpfs on /tmp, /var/tmp, /dev/shm and over hidden
+  directories such as /root: nothing written survives the run, nothing private is seen;
+- an unprivileged uid per concurrent run (claimed with a lock file), no groups and
+  no_new_privs: the host's files are read-only to it, and RLIMIT_NPROC bounds fork bombs
+  (root ignores that limit, so the uid matters);
+- RLIMIT_AS / CPU / NOFILE / FSIZE: memory bombs, busy loops, descriptor and disk
+  exhaustion; a wall-clock deadline kills sleepers and signal-ignorers;
+- an empty environment: the parent's variables (tokens, keys) are not inherited;
+- after every run every process of the run's uid is killed, so nothing that daemonised
+  or started a new session survives;
+- output is read up to a cap and the child is killed past it;
+- verdicts never come from the program: stdout is compared by the caller, and in
+  `serve` mode the program only answers calls with literal values that the caller
+  parses (`ast.literal_eval`) and compares itself, so exit codes, printed markers,
+  `sys.exit(0)`, patched builtins or objects whose `__eq__` always says True count for
+  nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import fcntl
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+BOOTSTRAP = (Path(__file__).with_name("bootstrap.py")).read_text()
+UID_BASE, UID_SLOTS = 61000, 256
+LOCK_DIR = Path("/run/rewardsmith-sandbox") if os.access("/run", os.W_OK) else Path("/tmp")
+
+
+class Limits(BaseModel):
+    """Per-run limits, with safe defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    wall_seconds: float = Field(default=10.0, gt=0)
+    cpu_seconds: int = Field(default=10, ge=1)
+    memory_mb: int = Field(default=1024, ge=64)
+    processes: int = Field(default=32, ge=1)
+    open_files: int = Field(default=64, ge=8)
+    file_size_mb: int = Field(default=16, ge=1)
+    tmpfs_mb: int = Field(default=64, ge=1)
+    output_bytes: int = Field(default=1 << 20, ge=1024)
+
+
+@dataclass
+class RunResult:
+    """How a program ended, and what it printed (capped)."""
+
+    exit_code: int | None
+    stdout: bytes
+    stderr: bytes
+    timed_out: bool = False
+    output_capped: bool = False
+    seconds: float = 0.0
+
+    @property
+    def verdict(self) -> str:
+        if self.timed_out:
+            return "timeout"
+        if self.output_capped:
+            return "output limit"
+        return "exited" if self.exit_code == 0 else f"exit code {self.exit_code}"
+
+
+class CallFailed(Exception):
+    """A call into a served program did not return a literal value in time."""
+
+
+def available() -> str:
+    """'' when the sandbox can run here, else why not (it needs root on Linux)."""
+    if sys.platform != "linux":
+        return "the sandbox needs Linux namespaces"
+    if os.geteuid() != 0:
+        return "the sandbox needs root to create namespaces and switch to a sandbox uid"
+    return ""
+
+
+@contextlib.contextmanager
+def _claimed_uid() -> Iterator[int]:
+    """A sandbox uid that no other run on this machine holds right now."""
+    LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
+    for slot in range(UID_SLOTS):
+        handle = open(LOCK_DIR / f"rewardsmith-sandbox-{UID_BASE + slot}.lock", "w")  # noqa: SIM115
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        try:
+            _kill_uid(UID_BASE + slot)
+            yield UID_BASE + slot
+        finally:
+            _kill_uid(UID_BASE + slot)
+            handle.close()
+        return
+    raise RuntimeError(f"all {UID_SLOTS} sandbox slots are busy")
+
+
+def _kill_uid(uid: int) -> None:
+    """SIGKILL every process owned by `uid` until none is left."""
+    for _ in range(200):
+        found = False
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                if entry.stat().st_uid == uid and not _zombie(entry.path):
+                    os.kill(int(entry.name), signal.SIGKILL)
+                    found = True
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+        if not found:
+            return
+        time.sleep(0.002)
+
+
+def _zombie(proc_dir: str) -> bool:
+    """A process that has exited and waits to be reaped (nothing left to kill)."""
+    with open(f"{proc_dir}/stat", "rb") as stat:
+        return stat.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+
+
+def _settings(uid: int, limits: Limits, program: str, mode: str, entry: str) -> bytes:
+    return json.dumps(
+        {
+            "uid": uid,
+            "limits": limits.model_dump(),
+            "tmpfs_mb": limits.tmpfs_mb,
+            "readable": [sys.base_prefix],
+            "program": program,
+            "mode": mode,
+            "entry_point": entry,
+        }
+    ).encode()
+
+
+def _start(
+    uid: int,
+    limits: Limits,
+    program: str,
+    mode: Literal["script", "serve"],
+    entry: str = "",
+    extra_fds: tuple[int, ...] = (),
+) -> subprocess.Popen:
+    read_end, write_end = os.pipe()
+    output = subprocess.PIPE if mode == "script" else subprocess.DEVNULL
+    process = subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", BOOTSTRAP, str(read_end), *map(str, extra_fds)],
+        stdin=subprocess.PIPE,
+        stdout=output,
+        stderr=output,
+        pass_fds=(read_end, *extra_fds),
+        env={},
+        start_new_session=True,
+    )
+    os.close(read_end)
+    with os.fdopen(write_end, "wb") as settings:
+        settings.write(_settings(uid, limits, program, mode, entry))
+    return process
+
+
+def run(program: str, stdin: bytes = b"", limits: Limits | None = None) -> RunResult:
+    """Run `program` as a script with `stdin`; capture (capped) stdout and stderr."""
+    limits = limits or Limits()
+    with _claimed_uid() as uid:
+        started = time.perf_counter()
+        process = _start(uid, limits, program, "script")
+        result = _collect(process, stdin, limits)
+        result.seconds = time.perf_counter() - started
+        return result
+
+
+def _collect(process: subprocess.Popen, stdin: bytes, limits: Limits) -> RunResult:
+    assert process.stdin and process.stdout and process.stderr
+    with contextlib.suppress(BrokenPipeError):
+        process.stdin.write(stdin)
+    with contextlib.suppress(BrokenPipeError):
+        process.stdin.close()
+    deadline = time.monotonic() + limits.wall_seconds
+    buffers = {process.stdout: bytearray(), process.stderr: bytearray()}
+    timed_out = capped = False
+    with selectors.DefaultSelector() as selector:
+        for stream in buffers:
+            selector.register(stream, selectors.EVENT_READ)
+        while selector.get_map():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                timed_out = True
+                break
+            exited = process.poll() is not None  # then drain what is there and stop:
+            events = selector.select(0 if exited else min(remaining, 0.05))  # leftover
+            if exited and not events:  # children may hold the pipes open forever
+                break
+            for key, _ in events:
+                chunk = os.read(key.fd, 1 << 16)
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                    continue
+                buffers[key.fileobj] += chunk  # type: ignore[index]
+                if sum(map(len, buffers.values())) > limits.output_bytes:
+                    capped = True
+            if capped:
+                break
+    if timed_out or capped:
+        process.kill()
+    try:
+        exit_code = process.wait(timeout=max(0.1, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        process.kill()
+        exit_code, timed_out = process.wait(), True
+    process.stdout.close()
+    process.stderr.close()
+    cap = limits.output_bytes
+    return RunResult(
+        exit_code,
+        bytes(buffers[process.stdout][:cap]),
+        bytes(buffers[process.stderr][:cap]),
+        timed_out,
+        capped,
+    )
+
+
+class Session:
+    """A served program: `call(args, kwargs)` returns the entry point's literal result."""
+
+    def __init__(self, program: str, entry_point: str, limits: Limits) -> None:
+        self.limits = limits
+        self._uid_claim = _claimed_uid()
+        uid = self._uid_claim.__enter__()
+        self._responses, response_write = os.pipe()
+        self.process = _start(uid, limits, program, "serve", entry_point, (response_write,))
+        os.close(response_write)
+        self._reader = os.fdopen(self._responses, "rb")
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._reader, selectors.EVENT_READ)
+        self.deadline = time.monotonic() + limits.wall_seconds
+        try:  # the program may exit, hang or crash while it loads
+            self.ready = self._line() == b"ready"
+        except CallFailed:
+            self.ready = False
+
+    def _line(self) -> bytes:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0 or not self._selector.select(remaining):
+            raise CallFailed("time limit exceeded")
+        line = self._reader.readline(self.limits.output_bytes)
+        if not line.endswith(b"\n"):
+            raise CallFailed("the program closed its answers or wrote too much")
+        return line[:-1]
+
+    def call(self, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """The call's result as a Python literal; CallFailed if it raised or misbehaved."""
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(repr((list(args), kwargs)).encode() + b"\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            raise CallFailed("the program exited") from None
+        line = self._line().decode("utf-8", "replace")
+        if line.startswith("!"):
+            raise CallFailed(f"raised {line[1:]}")
+        try:
+            return ast.literal_eval(line[1:])
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            raise CallFailed("returned something that is not a plain value") from None
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+        self._selector.close()
+        self._reader.close()
+        self._uid_claim.__exit__(None, None, None)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

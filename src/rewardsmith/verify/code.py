@@ -1,0 +1,255 @@
+"""`code`: unit-test rewards for Python programs, run in the sandbox.
+
+The program is the last fenced block of the completion (```python, or any fence), or the
+whole completion when it has none. Three test shapes, as RL code datasets write them:
+
+- stdin/stdout: `{"tests": [{"input": "...", "output": "..."}], "float_tolerance": 1e-6}`;
+  outputs compared after dropping trailing whitespace (numbers within the tolerance);
+- function calls: `{"fn_name": "f", "tests": [{"args": [...], "kwargs": {}, "expected": ...}]}`;
+  the program only answers calls; values and types are compared here, never there;
+- assert-style (HumanEval / MBPP): `{"setup": "<prompt>", "test_code": "def check(candidate):
+  ...", "entry_point": "f"}`; `setup` and `test_code` come from the dataset and run here,
+  with `candidate` a proxy whose every call is answered by the sandboxed program with a
+  plain value, so no object with a rigged `__eq__`, exit code or printed marker can pass.
+  Each top-level statement of `check` is one test.
+
+Modes: `all_pass` (1 iff every test passes; stops at the first failure) and `fraction`.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import math
+import re
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal
+
+from pydantic import Field
+
+from rewardsmith.core.component import Component, InvalidSample, Params
+from rewardsmith.core.config import BuildContext, register
+from rewardsmith.core.types import Group, Sample, Score, Status
+from rewardsmith.sandbox.runner import CallFailed, Limits, Session, available, run
+from rewardsmith.verify.text import final_region
+
+_FENCE = re.compile(r"```([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
+
+
+class CodeParams(Params):
+    mode: Literal["all_pass", "fraction"] = "all_pass"
+    limits: Limits = Field(default_factory=Limits)
+    concurrency: int = Field(default=4, ge=1)
+
+
+def extract_program(completion: str) -> str:
+    """The last ```python block (else the last fenced block), else the whole text."""
+    blocks = _FENCE.findall(final_region(completion))
+    python = [body for language, body in blocks if language.lower() in ("python", "py", "python3")]
+    if python or blocks:
+        return (python or [body for _, body in blocks])[-1]
+    return final_region(completion)
+
+
+@register("code")
+class CodeVerifier(Component):
+    """Runs each sample's program against its tests in the sandbox."""
+
+    Params = CodeParams
+    params: CodeParams
+
+    def __init__(self, params: Params, ctx: BuildContext, **kwargs: Any) -> None:
+        super().__init__(params, ctx, **kwargs)
+        why = available()
+        if why:
+            raise RuntimeError(f"the code verifier cannot run here: {why}")
+
+    def score_batch(self, groups: list[Group]) -> list[list[Score]]:
+        samples = [sample for group in groups for sample in group.samples]
+        with ThreadPoolExecutor(self.params.concurrency) as threads:
+            scores = iter(list(threads.map(self._guarded, samples)))
+        return [[next(scores) for _ in group.samples] for group in groups]
+
+    def _guarded(self, sample: Sample) -> Score:
+        try:
+            return self.score_sample(sample)
+        except InvalidSample as exc:
+            return Score.failed(Status.INVALID, self.fallback, str(exc))
+        except Exception as exc:
+            return Score.failed(Status.ERROR, self.fallback, f"{type(exc).__name__}: {exc}")
+
+    def score_sample(self, sample: Sample) -> Score:
+        reference = sample.reference
+        if not isinstance(reference, Mapping):
+            raise InvalidSample("reference: expected an object with tests (see the code docs)")
+        program = extract_program(sample.completion)
+        if "test_code" in reference:
+            results = self._assert_style(program, reference)
+        elif "fn_name" in reference:
+            results = self._function_calls(program, reference)
+        elif "tests" in reference:
+            results = self._stdin_stdout(program, reference)
+        else:
+            raise InvalidSample("reference: expected 'tests', 'fn_name' + 'tests', or 'test_code'")
+        passed = sum(ok for ok, _ in results)
+        total = _declared_total(reference, results)
+        value = passed / total if self.params.mode == "fraction" else float(passed == total)
+        info = {
+            "passed": passed,
+            "total": total,
+            "tests": [{"ok": ok, "note": note} for ok, note in results],
+        }
+        return Score(value, info=info)
+
+    def _stop(self, ok: bool) -> bool:
+        return not ok and self.params.mode == "all_pass"
+
+    def _stdin_stdout(self, program: str, reference: Mapping[str, Any]) -> list[tuple[bool, str]]:
+        tests = _tests(reference, ("input", "output"))
+        tolerance = reference.get("float_tolerance")
+        results = []
+        for test in tests:
+            outcome = run(program, str(test["input"]).encode(), self.params.limits)
+            if outcome.verdict != "exited":
+                results.append((False, outcome.verdict))
+            else:
+                got = outcome.stdout.decode("utf-8", "replace")
+                ok = _same_output(got, str(test["output"]), tolerance)
+                results.append((ok, "" if ok else "wrong output"))
+            if self._stop(results[-1][0]):
+                break
+        return results
+
+    def _function_calls(self, program: str, reference: Mapping[str, Any]) -> list[tuple[bool, str]]:
+        tests = _tests(reference, ("expected",))
+        results = []
+        with Session(program, str(reference["fn_name"]), self.params.limits) as session:
+            if not session.ready:
+                return [(False, "the program did not load or has no such function")]
+            for test in tests:
+                try:
+                    got = session.call(list(test.get("args", [])), dict(test.get("kwargs", {})))
+                    ok = _same_value(got, test["expected"])
+                    results.append((ok, "" if ok else "wrong value"))
+                except CallFailed as exc:
+                    results.append((False, str(exc)))
+                if self._stop(results[-1][0]):
+                    break
+        return results
+
+    def _assert_style(self, program: str, reference: Mapping[str, Any]) -> list[tuple[bool, str]]:
+        setup = str(reference.get("setup", ""))
+        entry_point = reference.get("entry_point")
+        if not entry_point:
+            raise InvalidSample("reference.entry_point: missing; expected the function's name")
+        checks = _check_statements(str(reference["test_code"]))
+        with Session(setup + "\n" + program, str(entry_point), self.params.limits) as session:
+            if not session.ready:
+                return [(False, "the program did not load or has no such function")]
+            scope = _trusted_namespace(setup, str(reference["test_code"]))
+            scope["candidate"] = scope[str(entry_point)] = _proxy(session)
+            results = []
+            for statement in checks:
+                try:
+                    exec(statement, scope)
+                    results.append((True, ""))
+                except CallFailed as exc:
+                    results.append((False, str(exc)))
+                except Exception as exc:
+                    results.append((False, type(exc).__name__))
+                if self._stop(results[-1][0]):
+                    break
+        return results
+
+
+def _tests(reference: Mapping[str, Any], required: tuple[str, ...]) -> list[Mapping[str, Any]]:
+    tests = reference.get("tests")
+    if not isinstance(tests, list) or not tests:
+        raise InvalidSample("reference.tests: expected a non-empty list of tests")
+    for index, test in enumerate(tests):
+        missing = [key for key in required if not isinstance(test, Mapping) or key not in test]
+        if missing:
+            raise InvalidSample(f"reference.tests[{index}].{missing[0]}: missing")
+    return tests
+
+
+def _declared_total(reference: Mapping[str, Any], results: list[tuple[bool, str]]) -> int:
+    if "test_code" in reference:
+        return max(len(_check_statements(str(reference["test_code"]))), 1)
+    return len(reference["tests"])
+
+
+def _same_output(got: str, expected: str, tolerance: float | None) -> bool:
+    got_lines = [line.rstrip() for line in got.rstrip().splitlines()]
+    expected_lines = [line.rstrip() for line in expected.rstrip().splitlines()]
+    if got_lines == expected_lines:
+        return True
+    if tolerance is None or len(got_lines) != len(expected_lines):
+        return False
+    for got_line, expected_line in zip(got_lines, expected_lines, strict=True):
+        got_tokens, expected_tokens = got_line.split(), expected_line.split()
+        if len(got_tokens) != len(expected_tokens):
+            return False
+        for a, b in zip(got_tokens, expected_tokens, strict=True):
+            if a != b and not _close(a, b, tolerance):
+                return False
+    return True
+
+
+def _close(a: str, b: str, tolerance: float) -> bool:
+    try:
+        return math.isclose(float(a), float(b), rel_tol=tolerance, abs_tol=tolerance)
+    except ValueError:
+        return False
+
+
+def _same_value(got: Any, expected: Any) -> bool:
+    """Equal by value and type; a list from JSON matches a tuple, bool never matches int."""
+    if isinstance(expected, list | tuple):
+        return (
+            isinstance(got, list | tuple)
+            and len(got) == len(expected)
+            and all(_same_value(g, e) for g, e in zip(got, expected, strict=True))
+        )
+    if isinstance(expected, dict):
+        return (
+            isinstance(got, dict)
+            and got.keys() == expected.keys()
+            and all(_same_value(got[k], expected[k]) for k in expected)
+        )
+    if isinstance(expected, bool) or isinstance(got, bool):
+        return type(got) is type(expected) and got == expected
+    if isinstance(expected, float) or isinstance(got, float):
+        return isinstance(got, int | float) and math.isclose(got, expected, rel_tol=1e-9)
+    return type(got) is type(expected) and got == expected
+
+
+def _check_statements(test_code: str) -> list[Any]:
+    """Each top-level statement of `check(candidate)`, compiled on its own (one test each)."""
+    tree = ast.parse(test_code)
+    check = next(
+        (node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "check"),
+        None,
+    )
+    if check is None:
+        raise InvalidSample("reference.test_code: expected a function check(candidate)")
+    return [
+        compile(ast.Module(body=[statement], type_ignores=[]), "<test>", "exec")
+        for statement in check.body
+    ]
+
+
+def _trusted_namespace(setup: str, test_code: str) -> dict[str, Any]:
+    """The dataset's setup and test code, run here with pristine builtins."""
+    namespace: dict[str, Any] = {"__builtins__": dict(vars(builtins)), "__name__": "tests"}
+    exec(compile(setup, "<setup>", "exec"), namespace)
+    exec(compile(test_code, "<test>", "exec"), namespace)
+    return namespace
+
+
+def _proxy(session: Session) -> Callable[..., Any]:
+    def candidate(*args: Any, **kwargs: Any) -> Any:
+        return session.call(list(args), kwargs)
+
+    return candidate

@@ -1,0 +1,195 @@
+"""Hostile programs against the sandbox: each attack fails, the host is unchanged, and
+no process of the run survives."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from rewardsmith.sandbox.runner import (
+    UID_BASE,
+    UID_SLOTS,
+    CallFailed,
+    Limits,
+    Session,
+    available,
+    run,
+)
+
+pytestmark = pytest.mark.skipif(bool(available()), reason=available() or "sandbox available")
+
+
+def sandbox_processes() -> list[int]:
+    """Live (non-zombie) processes owned by any sandbox uid."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            uid = entry.stat().st_uid
+            state = Path(entry.path, "stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if UID_BASE <= uid < UID_BASE + UID_SLOTS and state != b"Z":
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers():
+    yield
+    assert sandbox_processes() == []
+
+
+def test_runs_a_program_with_stdin():
+    result = run("print(input()[::-1])", b"abc\n")
+    assert (result.exit_code, result.stdout) == (0, b"cba\n")
+
+
+def test_no_network_even_to_a_loopback_listener():
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(2)
+    port = listener.getsockname()[1]
+    program = (
+        "import socket\n"
+        f"socket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'leak')\n"
+    )
+    result = run(program)
+    assert result.exit_code != 0
+    assert b"Network is unreachable" in result.stderr
+    with pytest.raises(TimeoutError):
+        listener.accept()
+    listener.close()
+
+
+def test_cannot_write_outside_scratch_and_scratch_vanishes(tmp_path):
+    target = tmp_path / "pwned"
+    os.chmod(tmp_path, 0o777)  # even a world-writable host directory stays untouched
+    program = (
+        "import os\n"
+        "open('scratch.txt', 'w').write('ok')\n"
+        "for path in ['/etc/pwned', '/tmp/pwned', '/var/tmp/pwned', " + repr(str(target)) + "]:\n"
+        "    try:\n"
+        "        open(path, 'w').write('x')\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "print(os.getcwd(), open('scratch.txt').read())\n"
+    )
+    result = run(program)
+    assert result.exit_code == 0 and result.stdout.endswith(b" ok\n")
+    for path in ("/etc/pwned", "/tmp/pwned", "/var/tmp/pwned", target):
+        assert not os.path.exists(path)
+
+
+def test_parent_environment_and_private_home_are_invisible(monkeypatch):
+    monkeypatch.setenv("REWARDSMITH_SECRET_TOKEN", "hunter2")
+    program = (
+        "import os\n"
+        "print(sorted(os.environ))\n"
+        "print(open('/proc/1/environ', 'rb').read() if os.access('/proc/1/environ', os.R_OK)"
+        " else 'no')\n"
+        "print(os.listdir('/root'))\n"
+    )
+    result = run(program)
+    assert b"hunter2" not in result.stdout + result.stderr
+    assert result.stdout.splitlines()[0] == b"['HOME', 'LANG', 'PATH']"
+    assert result.stdout.splitlines()[1] == b"no"
+    assert b".ssh" not in result.stdout
+
+
+def test_infinite_loop_and_ignored_signals_are_killed_on_time():
+    for program in (
+        "while True: pass",
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(100)",
+    ):
+        start = time.perf_counter()
+        result = run(program, limits=Limits(wall_seconds=1))
+        assert result.timed_out and time.perf_counter() - start < 5
+
+
+def test_fork_bomb_is_bounded_and_cleaned_up():
+    program = (
+        "import os\n"
+        "n = 0\n"
+        "for _ in range(10_000):\n"
+        "    try:\n"
+        "        if os.fork() == 0:\n"
+        "            import time; time.sleep(60); os._exit(0)\n"
+        "        n += 1\n"
+        "    except OSError:\n"
+        "        break\n"
+        "print(n)\n"
+    )
+    result = run(program, limits=Limits(processes=16, wall_seconds=5))
+    assert int(result.stdout) < 16
+
+
+def test_memory_bomb_fails_inside_the_sandbox():
+    result = run("blob = bytearray(8 << 30)", limits=Limits(memory_mb=512))
+    assert result.exit_code != 0 and b"MemoryError" in result.stderr
+
+
+def test_huge_output_is_capped():
+    result = run(
+        "import sys\nwhile True: sys.stdout.write('x' * 65536)", limits=Limits(output_bytes=1 << 16)
+    )
+    assert result.output_capped and len(result.stdout) <= 1 << 16
+
+
+def test_daemons_and_new_sessions_do_not_survive():
+    program = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        "        time.sleep(300)\n"
+        "    os._exit(0)\n"
+        "print('parent exits')\n"
+    )
+    assert run(program).stdout == b"parent exits\n"
+    # the autouse fixture checks that the grandchild is gone
+
+
+def test_killing_the_parent_is_impossible():
+    program = f"import os, signal\nos.kill({os.getpid()}, signal.SIGKILL)\n"
+    result = run(program)
+    assert result.exit_code != 0 and b"PermissionError" in result.stderr
+
+
+def test_served_calls_return_plain_values_only():
+    program = (
+        "class Liar:\n"
+        "    def __eq__(self, other):\n"
+        "        return True\n"
+        "def f(x, scale=1):\n"
+        "    if x == 'liar':\n"
+        "        return Liar()\n"
+        "    if x == 'boom':\n"
+        "        raise ValueError(x)\n"
+        "    return {'x': [x, x * scale], 'ok': True}\n"
+    )
+    with Session(program, "f", Limits()) as session:
+        assert session.ready
+        assert session.call([2], {"scale": 3}) == {"x": [2, 6], "ok": True}
+        for bad, why in (("liar", "not a plain value"), ("boom", "raised ValueError")):
+            with pytest.raises(CallFailed, match=why):
+                session.call([bad], {})
+        assert session.call(["a"], {}) == {"x": ["a", "a"], "ok": True}
+
+
+def test_concurrent_runs_use_separate_uids():
+    outputs: list[bytes] = []
+    threads = [
+        threading.Thread(target=lambda: outputs.append(run("import os; print(os.getuid())").stdout))
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(outputs)) == 4
