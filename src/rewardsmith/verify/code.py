@@ -29,7 +29,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from rewardsmith.core.component import Component, InvalidSample, Params
-from rewardsmith.core.config import BuildContext, register
+from rewardsmith.core.config import BuildContext, ConfigError, register
 from rewardsmith.core.types import Group, Sample, Score, Status
 from rewardsmith.sandbox.runner import CallFailed, Limits, Session, available, run
 from rewardsmith.verify.text import final_region
@@ -63,7 +63,7 @@ class CodeVerifier(Component):
         super().__init__(params, ctx, **kwargs)
         why = available()
         if why:
-            raise RuntimeError(f"the code verifier cannot run here: {why}")
+            raise ConfigError(f"{self.path}.type: the code verifier cannot run here: {why}")
 
     def score_batch(self, groups: list[Group]) -> list[list[Score]]:
         samples = [sample for group in groups for sample in group.samples]
