@@ -27,12 +27,13 @@ from __future__ import annotations
 import ast
 import contextlib
 import fcntl
-import json
+import marshal
 import os
 import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +45,11 @@ from pydantic import BaseModel, ConfigDict, Field
 BOOTSTRAP = (Path(__file__).with_name("bootstrap.py")).read_text()
 UID_BASE, UID_SLOTS = 61000, 256
 LOCK_DIR = Path("/run/rewardsmith-sandbox") if os.access("/run", os.W_OK) else Path("/tmp")
+
+
+# CPython 3.11 keeps the AST builder's recursion counter per interpreter, not per thread:
+# parsing or compiling ASTs from several threads at once can fail with a SystemError.
+AST_LOCK = threading.Lock()
 
 
 class Limits(BaseModel):
@@ -139,7 +145,7 @@ def _zombie(proc_dir: str) -> bool:
 
 
 def _settings(uid: int, limits: Limits, program: str, mode: str, entry: str) -> bytes:
-    return json.dumps(
+    return marshal.dumps(
         {
             "uid": uid,
             "limits": limits.model_dump(),
@@ -149,7 +155,7 @@ def _settings(uid: int, limits: Limits, program: str, mode: str, entry: str) -> 
             "mode": mode,
             "entry_point": entry,
         }
-    ).encode()
+    )
 
 
 def _start(
@@ -270,7 +276,11 @@ class Session:
         """The call's result as a Python literal; CallFailed if it raised or misbehaved."""
         assert self.process.stdin is not None
         try:
-            self.process.stdin.write(repr((list(args), kwargs)).encode() + b"\n")
+            request = marshal.dumps((list(args), kwargs))
+        except ValueError:
+            raise CallFailed("the test's arguments are not plain values") from None
+        try:
+            self.process.stdin.write(len(request).to_bytes(4, "little") + request)
             self.process.stdin.flush()
         except BrokenPipeError:
             raise CallFailed("the program exited") from None
@@ -278,7 +288,8 @@ class Session:
         if line.startswith("!"):
             raise CallFailed(f"raised {line[1:]}")
         try:
-            return ast.literal_eval(line[1:])
+            with AST_LOCK:
+                return ast.literal_eval(line[1:])
         except (ValueError, SyntaxError, MemoryError, RecursionError):
             raise CallFailed("returned something that is not a plain value") from None
 

@@ -24,6 +24,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import Field
@@ -31,7 +32,7 @@ from pydantic import Field
 from rewardsmith.core.component import Component, InvalidSample, Params
 from rewardsmith.core.config import BuildContext, ConfigError, register
 from rewardsmith.core.types import Group, Sample, Score, Status
-from rewardsmith.sandbox.runner import CallFailed, Limits, Session, available, run
+from rewardsmith.sandbox.runner import AST_LOCK, CallFailed, Limits, Session, available, run
 from rewardsmith.verify.text import final_region
 
 _FENCE = re.compile(r"```([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
@@ -225,27 +226,33 @@ def _same_value(got: Any, expected: Any) -> bool:
     return type(got) is type(expected) and got == expected
 
 
+@lru_cache(maxsize=1024)
 def _check_statements(test_code: str) -> list[Any]:
     """Each top-level statement of `check(candidate)`, compiled on its own (one test each)."""
-    tree = ast.parse(test_code)
-    check = next(
-        (node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "check"),
-        None,
-    )
-    if check is None:
-        raise InvalidSample("reference.test_code: expected a function check(candidate)")
-    return [
-        compile(ast.Module(body=[statement], type_ignores=[]), "<test>", "exec")
-        for statement in check.body
-    ]
+    with AST_LOCK:  # parsing and compiling ASTs is not thread-safe in CPython 3.11
+        tree = ast.parse(test_code)
+        check = next(
+            (n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "check"), None
+        )
+        if check is None:
+            raise InvalidSample("reference.test_code: expected a function check(candidate)")
+        return [
+            compile(ast.Module(body=[statement], type_ignores=[]), "<test>", "exec")
+            for statement in check.body
+        ]
 
 
 def _trusted_namespace(setup: str, test_code: str) -> dict[str, Any]:
     """The dataset's setup and test code, run here with pristine builtins."""
     namespace: dict[str, Any] = {"__builtins__": dict(vars(builtins)), "__name__": "tests"}
-    exec(compile(setup, "<setup>", "exec"), namespace)
-    exec(compile(test_code, "<test>", "exec"), namespace)
+    exec(_compiled(setup, "<setup>"), namespace)
+    exec(_compiled(test_code, "<test>"), namespace)
     return namespace
+
+
+@lru_cache(maxsize=1024)
+def _compiled(source: str, name: str) -> Any:
+    return compile(source, name, "exec")
 
 
 def _proxy(session: Session) -> Callable[..., Any]:
