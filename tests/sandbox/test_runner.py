@@ -112,7 +112,7 @@ def test_infinite_loop_and_ignored_signals_are_killed_on_time():
         assert result.timed_out and time.perf_counter() - start < 5
 
 
-def test_fork_bomb_is_bounded_and_cleaned_up():
+def test_fork_bomb_is_bounded_and_cleaned_up(outer_guard):
     program = (
         "import os\n"
         "n = 0\n"
@@ -129,7 +129,7 @@ def test_fork_bomb_is_bounded_and_cleaned_up():
     assert int(result.stdout) < 16
 
 
-def test_memory_bomb_fails_inside_the_sandbox():
+def test_memory_bomb_fails_inside_the_sandbox(outer_guard):
     result = run("blob = bytearray(8 << 30)", limits=Limits(memory_mb=512))
     assert result.exit_code != 0 and b"MemoryError" in result.stderr
 

@@ -1,0 +1,57 @@
+"""An outer guard for the bomb tests: the test process and everything it starts are put
+in a cgroup with a process and a memory ceiling, so that a broken sandbox limit fails a
+test instead of taking the machine down."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CGROUPS = Path("/sys/fs/cgroup")
+GUARD = {"pids": {"pids.max": "512"}, "memory": {"memory.limit_in_bytes": str(6 << 30)}}
+
+
+def _own_group(controller: str) -> Path:
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, names, path = line.split(":", 2)
+        if controller in names.split(","):
+            return CGROUPS / controller / path.lstrip("/")
+    raise FileNotFoundError(controller)
+
+
+@contextlib.contextmanager
+def _guarded() -> Iterator[None]:
+    moved: list[tuple[Path, Path]] = []
+    try:
+        for controller, settings in GUARD.items():
+            home = _own_group(controller)
+            guard = home / f"rewardsmith-test-guard-{os.getpid()}"
+            guard.mkdir()
+            for name, value in settings.items():
+                (guard / name).write_text(value)
+            (guard / "cgroup.procs").write_text(str(os.getpid()))
+            moved.append((home, guard))
+        yield
+    finally:
+        for home, guard in reversed(moved):
+            (home / "cgroup.procs").write_text(str(os.getpid()))
+            with contextlib.suppress(OSError):
+                guard.rmdir()
+
+
+@pytest.fixture
+def outer_guard() -> Iterator[None]:
+    """Run the test inside the guard cgroup; skip when cgroups cannot be written here."""
+    try:
+        guard = _guarded()
+        guard.__enter__()
+    except OSError as exc:
+        pytest.skip(f"no writable cgroup v1 pids/memory controllers for the outer guard: {exc}")
+    try:
+        yield
+    finally:
+        guard.__exit__(None, None, None)
