@@ -5,13 +5,17 @@ test instead of taking the machine down."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from rewardsmith.sandbox.runner import close_pools
+
 CGROUPS = Path("/sys/fs/cgroup")
+_SERIAL = itertools.count()
 GUARD = {"pids": {"pids.max": "512"}, "memory": {"memory.limit_in_bytes": str(6 << 30)}}
 
 
@@ -29,7 +33,7 @@ def _guarded() -> Iterator[None]:
     try:
         for controller, settings in GUARD.items():
             home = _own_group(controller)
-            guard = home / f"rewardsmith-test-guard-{os.getpid()}"
+            guard = home / f"rewardsmith-test-guard-{os.getpid()}-{next(_SERIAL)}"
             guard.mkdir()
             for name, value in settings.items():
                 (guard / name).write_text(value)
@@ -37,6 +41,7 @@ def _guarded() -> Iterator[None]:
             moved.append((home, guard))
         yield
     finally:
+        close_pools()  # warm workers started inside the guard would keep it busy
         for home, guard in reversed(moved):
             (home / "cgroup.procs").write_text(str(os.getpid()))
             with contextlib.suppress(OSError):

@@ -18,6 +18,7 @@ from rewardsmith.sandbox.runner import (
     Limits,
     Session,
     available,
+    close_pools,
     run,
 )
 
@@ -43,6 +44,7 @@ def sandbox_processes() -> list[int]:
 @pytest.fixture(autouse=True)
 def no_leftovers():
     yield
+    close_pools()  # the warm workers waiting for programs; then nothing may remain
     assert sandbox_processes() == []
 
 

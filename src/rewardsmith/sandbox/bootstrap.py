@@ -2,14 +2,15 @@
 
 This file is executed as the child's `-c` program (standard library only, `-I -S`, and
 few imports: every millisecond here is paid once per sample). It
-reads its settings and the program from the descriptor named in argv[1], then, before
-any untrusted code runs:
+reads its settings from the descriptor named in argv[1] and, before the program arrives
+on the same descriptor (a warm worker waits here), isolates itself:
 a new network namespace (no interfaces but a down loopback: no network at all); a new
 mount namespace with fresh size-limited tmpfs on /tmp, /var/tmp and /dev/shm (the only
 writable places, discarded afterwards) and on any non-traversable directory holding the
 interpreter (e.g. /root, so its other contents stay hidden); resource limits; no
 supplementary groups, the sandbox uid and gid, and no_new_privs. Then it runs the
-program in `script` mode (stdin/stdout) or `serve` mode (answers calls, see runner.py).
+program in `script` mode (stdin/stdout) or `serve` mode (answers calls on the descriptor
+named in argv[2], see runner.py).
 """
 
 import ctypes
@@ -23,12 +24,12 @@ MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
 MNT_DETACH, PR_SET_NO_NEW_PRIVS = 2, 38
 
 
-def _read_all(fd):
-    chunks = []
-    while chunk := os.read(fd, 1 << 16):
-        chunks.append(chunk)
-    os.close(fd)
-    return b"".join(chunks)
+def _frame(stream):
+    """One control frame: a 4-byte length and a marshal blob (None at end of stream)."""
+    header = stream.read(4)
+    if len(header) < 4:
+        return None
+    return marshal.loads(stream.read(int.from_bytes(header, "little")))
 
 
 def _mount(libc, source, target, fstype, flags, data):
@@ -54,7 +55,7 @@ def isolate(settings):
     if libc.unshare(CLONE_NEWNS | CLONE_NEWNET) != 0:
         raise OSError(ctypes.get_errno(), "unshare")
     _mount(libc, "none", "/", None, MS_REC | MS_PRIVATE, None)
-    size = f"size={settings['tmpfs_mb']}m,mode=1777"
+    size = f"size={settings['limits']['tmpfs_mb']}m,mode=1777"
     for target in ("/tmp", "/var/tmp", "/dev/shm"):
         if os.path.isdir(target):
             _mount(libc, "tmpfs", target, "tmpfs", 0, size)
@@ -94,10 +95,10 @@ def isolate(settings):
 
 
 def _requests(fd):
-    """(args, kwargs) pairs, each sent as a 4-byte length and a marshal blob."""
+    """(args, kwargs) pairs sent by the parent, one control frame each."""
     stream = os.fdopen(fd, "rb")
-    while len(header := stream.read(4)) == 4:
-        yield marshal.loads(stream.read(int.from_bytes(header, "little")))
+    while (request := _frame(stream)) is not None:
+        yield request
 
 
 def serve(namespace, entry_point, requests, responses):
@@ -119,12 +120,20 @@ def serve(namespace, entry_point, requests, responses):
 
 
 def main():
-    settings = marshal.loads(_read_all(int(sys.argv[1])))
-    isolate(settings)
-    namespace = {"__name__": "__main__" if settings["mode"] == "script" else "solution"}
-    exec(compile(settings["program"], "<solution>", "exec"), namespace)
-    if settings["mode"] == "serve":
-        serve(namespace, settings["entry_point"], 0, int(sys.argv[2]))
+    control = os.fdopen(int(sys.argv[1]), "rb")
+    isolate(_frame(control))  # now unprivileged: the program arrives only after this
+    job = _frame(control)
+    control.close()
+    if job is None:
+        sys.exit(0)
+    namespace = {"__name__": "__main__" if job["mode"] == "script" else "solution"}
+    if job["mode"] == "serve":  # answers go to their own pipe; printing must not block
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(quiet, 1)
+        os.dup2(quiet, 2)
+    exec(compile(job["program"], "<solution>", "exec"), namespace)
+    if job["mode"] == "serve":
+        serve(namespace, job["entry_point"], 0, int(sys.argv[2]))
 
 
 main()

@@ -25,10 +25,12 @@ machine that trains it. Each layer below defends one thing:
 from __future__ import annotations
 
 import ast
+import atexit
 import contextlib
 import fcntl
 import marshal
 import os
+import queue
 import selectors
 import signal
 import subprocess
@@ -144,54 +146,139 @@ def _zombie(proc_dir: str) -> bool:
         return stat.read().rsplit(b")", 1)[1].split()[0] == b"Z"
 
 
-def _settings(uid: int, limits: Limits, program: str, mode: str, entry: str) -> bytes:
-    return marshal.dumps(
-        {
-            "uid": uid,
-            "limits": limits.model_dump(),
-            "tmpfs_mb": limits.tmpfs_mb,
-            "readable": [sys.base_prefix],
-            "program": program,
-            "mode": mode,
-            "entry_point": entry,
-        }
-    )
+def _frame(payload: object) -> bytes:
+    """A 4-byte length and a marshal blob: the control channel's unit."""
+    blob = marshal.dumps(payload)
+    return len(blob).to_bytes(4, "little") + blob
 
 
-def _start(
-    uid: int,
-    limits: Limits,
-    program: str,
-    mode: Literal["script", "serve"],
-    entry: str = "",
-    extra_fds: tuple[int, ...] = (),
-) -> subprocess.Popen:
-    read_end, write_end = os.pipe()
-    output = subprocess.PIPE if mode == "script" else subprocess.DEVNULL
-    process = subprocess.Popen(
-        [sys.executable, "-I", "-S", "-c", BOOTSTRAP, str(read_end), *map(str, extra_fds)],
-        stdin=subprocess.PIPE,
-        stdout=output,
-        stderr=output,
-        pass_fds=(read_end, *extra_fds),
-        env={},
-        start_new_session=True,
-    )
-    os.close(read_end)
-    with os.fdopen(write_end, "wb") as settings:
-        settings.write(_settings(uid, limits, program, mode, entry))
-    return process
+class _Worker:
+    """A child that has isolated itself as a sandbox uid and waits for its program."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.claim = _claimed_uid()
+        uid = self.claim.__enter__()
+        control_read, self.control = os.pipe()
+        self.responses, response_write = os.pipe()
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", BOOTSTRAP, str(control_read), str(response_write)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=(control_read, response_write),
+            env={},
+            start_new_session=True,
+        )
+        os.close(control_read)
+        os.close(response_write)
+        settings = {"uid": uid, "limits": limits.model_dump(), "readable": [sys.base_prefix]}
+        os.write(self.control, _frame(settings))
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def start(self, program: str, mode: Literal["script", "serve"], entry: str = "") -> None:
+        """Hand the program over; from here on the child runs untrusted code."""
+        job = _frame({"program": program, "mode": mode, "entry_point": entry})
+        with contextlib.suppress(BrokenPipeError):
+            os.write(self.control, job)
+        self._close_control()
+
+    def _close_control(self) -> None:
+        if self.control >= 0:  # closed once only: the number may be reused by then
+            os.close(self.control)
+            self.control = -1
+
+    def finish(self) -> None:
+        """Kill the child and everything of its uid, and give the uid back."""
+        self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+        self._close_control()
+        os.close(self.responses)
+        self.claim.__exit__(None, None, None)
+
+
+class _WarmPool:
+    """Workers started ahead of time, so a run pays for handing over its program only."""
+
+    def __init__(self, limits: Limits, size: int) -> None:
+        self.limits = limits
+        self.ready: queue.Queue[_Worker] = queue.Queue()
+        self.refills: list[threading.Thread] = []
+        self.closed = False
+        for _ in range(size):
+            self._refill()
+
+    def take(self) -> _Worker:
+        self._refill()
+        while True:
+            try:
+                worker = self.ready.get_nowait()
+            except queue.Empty:
+                return _Worker(self.limits)
+            if worker.alive():
+                return worker
+            worker.finish()
+
+    def _refill(self) -> None:
+        self.refills = [thread for thread in self.refills if thread.is_alive()]
+        thread = threading.Thread(target=self._add_worker, daemon=True)
+        thread.start()
+        self.refills.append(thread)
+
+    def _add_worker(self) -> None:
+        worker = _Worker(self.limits)
+        if self.closed:
+            worker.finish()
+        else:
+            self.ready.put(worker)
+
+    def close(self) -> None:
+        self.closed = True
+        for thread in self.refills:
+            thread.join()
+        while not self.ready.empty():
+            self.ready.get_nowait().finish()
+
+
+_POOLS: dict[Limits, _WarmPool] = {}
+_POOLS_LOCK = threading.Lock()
+WARM_WORKERS = 4
+
+
+def _worker(limits: Limits) -> _Worker:
+    """A warm worker for these limits (pools are kept per set of limits)."""
+    with _POOLS_LOCK:
+        if limits not in _POOLS:
+            _POOLS[limits] = _WarmPool(limits, WARM_WORKERS)
+        pool = _POOLS[limits]
+    return pool.take()
+
+
+@atexit.register
+def close_pools() -> None:
+    """Stop the warm workers (also run at interpreter exit)."""
+    with _POOLS_LOCK:
+        for pool in _POOLS.values():
+            pool.close()
+        _POOLS.clear()
 
 
 def run(program: str, stdin: bytes = b"", limits: Limits | None = None) -> RunResult:
     """Run `program` as a script with `stdin`; capture (capped) stdout and stderr."""
     limits = limits or Limits()
-    with _claimed_uid() as uid:
+    worker = _worker(limits)
+    try:
         started = time.perf_counter()
-        process = _start(uid, limits, program, "script")
-        result = _collect(process, stdin, limits)
+        worker.start(program, "script")
+        result = _collect(worker.process, stdin, limits)
         result.seconds = time.perf_counter() - started
         return result
+    finally:
+        worker.finish()
 
 
 def _collect(process: subprocess.Popen, stdin: bytes, limits: Limits) -> RunResult:
@@ -249,12 +336,10 @@ class Session:
 
     def __init__(self, program: str, entry_point: str, limits: Limits) -> None:
         self.limits = limits
-        self._uid_claim = _claimed_uid()
-        uid = self._uid_claim.__enter__()
-        self._responses, response_write = os.pipe()
-        self.process = _start(uid, limits, program, "serve", entry_point, (response_write,))
-        os.close(response_write)
-        self._reader = os.fdopen(self._responses, "rb")
+        self.worker = _worker(limits)
+        self.process = self.worker.process
+        self.worker.start(program, "serve", entry_point)
+        self._reader = os.fdopen(os.dup(self.worker.responses), "rb")
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._reader, selectors.EVENT_READ)
         self.deadline = time.monotonic() + limits.wall_seconds
@@ -294,14 +379,9 @@ class Session:
             raise CallFailed("returned something that is not a plain value") from None
 
     def close(self) -> None:
-        self.process.kill()
-        self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
         self._selector.close()
         self._reader.close()
-        self._uid_claim.__exit__(None, None, None)
+        self.worker.finish()
 
     def __enter__(self) -> Session:
         return self
