@@ -10,10 +10,10 @@ from typing import Any
 from rewardsmith.core import combinators
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.core.types import Sample, Score
-from rewardsmith.verify import choice, code, format, math, qa
+from rewardsmith.verify import choice, code, format, math, qa, sql
 
 # Importing a module registers its components under their config names.
-BUILT_IN_MODULES = (combinators, choice, code, format, math, qa)
+BUILT_IN_MODULES = (combinators, choice, code, format, math, qa, sql)
 
 
 def default_workers() -> int:
