@@ -29,6 +29,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/math_throughput.py
+	$(BIN)/python bench/code_throughput.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info examples/out
