@@ -195,3 +195,24 @@ def test_concurrent_runs_use_separate_uids():
     for thread in threads:
         thread.join()
     assert len(set(outputs)) == 4
+
+
+@pytest.mark.parametrize(
+    "trick",
+    [
+        # half an answer on the real answer pipe, then hang
+        "import os, sys, time\nos.write(int(sys.argv[2]), b'=1')\ntime.sleep(60)",
+        "import time\ntime.sleep(60)",  # never reads its calls
+        "import os\nos.close(0)\nimport time\ntime.sleep(60)",
+    ],
+)
+def test_a_served_program_cannot_stall_its_caller(trick):
+    program = f"def f(x):\n    {trick.replace(chr(10), chr(10) + '    ')}\n"
+    start = time.perf_counter()
+    with Session(program, "f", Limits(wall_seconds=1.5)) as session:
+        assert session.ready
+        with pytest.raises(CallFailed):
+            session.call(["x" * 200_000], {})  # larger than a pipe's buffer
+        with pytest.raises(CallFailed, match=r"time limit|exited|closed"):
+            session.call([1], {})
+    assert time.perf_counter() - start < 10

@@ -332,43 +332,74 @@ def _collect(process: subprocess.Popen, stdin: bytes, limits: Limits) -> RunResu
 
 
 class Session:
-    """A served program: `call(args, kwargs)` returns the entry point's literal result."""
+    """A served program: `call(args, kwargs)` returns the entry point's literal result.
+
+    The whole session shares one wall-clock deadline; reads and writes never block past
+    it, whatever the program does with its pipes, and once a call has run out of time
+    every later call fails at once.
+    """
 
     def __init__(self, program: str, entry_point: str, limits: Limits) -> None:
         self.limits = limits
         self.worker = _worker(limits)
-        self.process = self.worker.process
         self.worker.start(program, "serve", entry_point)
-        self._reader = os.fdopen(os.dup(self.worker.responses), "rb")
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(self._reader, selectors.EVENT_READ)
+        assert self.worker.process.stdin is not None
+        self._requests = self.worker.process.stdin.fileno()
+        os.set_blocking(self._requests, False)
+        os.set_blocking(self.worker.responses, False)
+        self._buffer = b""
+        self.failure = ""
         self.deadline = time.monotonic() + limits.wall_seconds
         try:  # the program may exit, hang or crash while it loads
             self.ready = self._line() == b"ready"
         except CallFailed:
             self.ready = False
 
-    def _line(self) -> bytes:
+    def _wait(self, fd: int, event: int) -> None:
         remaining = self.deadline - time.monotonic()
-        if remaining <= 0 or not self._selector.select(remaining):
-            raise CallFailed("time limit exceeded")
-        line = self._reader.readline(self.limits.output_bytes)
-        if not line.endswith(b"\n"):
-            raise CallFailed("the program closed its answers or wrote too much")
-        return line[:-1]
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, event)
+            if remaining <= 0 or not selector.select(remaining):
+                self.failure = "time limit exceeded"
+                raise CallFailed(self.failure)
+
+    def _send(self, data: bytes) -> None:
+        while data:
+            self._wait(self._requests, selectors.EVENT_WRITE)
+            try:
+                data = data[os.write(self._requests, data) :]
+            except BlockingIOError:
+                continue
+            except BrokenPipeError:
+                self.failure = "the program exited"
+                raise CallFailed(self.failure) from None
+
+    def _line(self) -> bytes:
+        while b"\n" not in self._buffer:
+            self._wait(self.worker.responses, selectors.EVENT_READ)
+            try:
+                chunk = os.read(self.worker.responses, 1 << 16)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                self.failure = "the program closed its answers"
+                raise CallFailed(self.failure)
+            self._buffer += chunk
+            if len(self._buffer) > self.limits.output_bytes:
+                self.failure = "the program wrote too much"
+                raise CallFailed(self.failure)
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
 
     def call(self, args: list[Any], kwargs: dict[str, Any]) -> Any:
         """The call's result as a Python literal; CallFailed if it raised or misbehaved."""
-        assert self.process.stdin is not None
+        if self.failure:
+            raise CallFailed(self.failure)
         try:
             request = marshal.dumps((list(args), kwargs))
         except ValueError:
             raise CallFailed("the test's arguments are not plain values") from None
-        try:
-            self.process.stdin.write(len(request).to_bytes(4, "little") + request)
-            self.process.stdin.flush()
-        except BrokenPipeError:
-            raise CallFailed("the program exited") from None
+        self._send(len(request).to_bytes(4, "little") + request)
         line = self._line().decode("utf-8", "replace")
         if line.startswith("!"):
             raise CallFailed(f"raised {line[1:]}")
@@ -379,8 +410,6 @@ class Session:
             raise CallFailed("returned something that is not a plain value") from None
 
     def close(self) -> None:
-        self._selector.close()
-        self._reader.close()
         self.worker.finish()
 
     def __enter__(self) -> Session:
