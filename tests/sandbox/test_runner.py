@@ -216,3 +216,12 @@ def test_a_served_program_cannot_stall_its_caller(trick):
         with pytest.raises(CallFailed, match=r"time limit|exited|closed"):
             session.call([1], {})
     assert time.perf_counter() - start < 10
+
+
+def test_large_stdin_is_fed_without_blocking_even_if_never_read():
+    big = b"x" * (4 << 20)
+    echoed = run("import sys\nprint(len(sys.stdin.buffer.read()))", big)
+    assert echoed.stdout == b"4194304\n"
+    start = time.perf_counter()
+    ignored = run("import time\ntime.sleep(60)", big, limits=Limits(wall_seconds=1))
+    assert ignored.timed_out and time.perf_counter() - start < 5

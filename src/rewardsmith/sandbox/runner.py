@@ -282,18 +282,21 @@ def run(program: str, stdin: bytes = b"", limits: Limits | None = None) -> RunRe
 
 
 def _collect(process: subprocess.Popen, stdin: bytes, limits: Limits) -> RunResult:
+    """Feed stdin and read stdout/stderr together, never blocking past the deadline."""
     assert process.stdin and process.stdout and process.stderr
-    with contextlib.suppress(BrokenPipeError):
-        process.stdin.write(stdin)
-    with contextlib.suppress(BrokenPipeError):
-        process.stdin.close()
     deadline = time.monotonic() + limits.wall_seconds
-    buffers = {process.stdout: bytearray(), process.stderr: bytearray()}
+    buffers = {process.stdout.fileno(): bytearray(), process.stderr.fileno(): bytearray()}
+    pending = memoryview(stdin)
     timed_out = capped = False
     with selectors.DefaultSelector() as selector:
-        for stream in buffers:
-            selector.register(stream, selectors.EVENT_READ)
-        while selector.get_map():
+        for fd in buffers:
+            selector.register(fd, selectors.EVENT_READ)
+        os.set_blocking(process.stdin.fileno(), False)
+        if pending:
+            selector.register(process.stdin.fileno(), selectors.EVENT_WRITE)
+        else:
+            process.stdin.close()
+        while any(key.events == selectors.EVENT_READ for key in selector.get_map().values()):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 timed_out = True
@@ -303,15 +306,19 @@ def _collect(process: subprocess.Popen, stdin: bytes, limits: Limits) -> RunResu
             if exited and not events:  # children may hold the pipes open forever
                 break
             for key, _ in events:
+                if key.events == selectors.EVENT_WRITE:
+                    pending = _feed(selector, process, pending)
+                    continue
                 chunk = os.read(key.fd, 1 << 16)
                 if not chunk:
-                    selector.unregister(key.fileobj)
+                    selector.unregister(key.fd)
                     continue
-                buffers[key.fileobj] += chunk  # type: ignore[index]
-                if sum(map(len, buffers.values())) > limits.output_bytes:
-                    capped = True
+                buffers[key.fd] += chunk
+                capped = capped or sum(map(len, buffers.values())) > limits.output_bytes
             if capped:
                 break
+    if not process.stdin.closed:
+        process.stdin.close()
     if timed_out or capped:
         process.kill()
     try:
@@ -319,16 +326,29 @@ def _collect(process: subprocess.Popen, stdin: bytes, limits: Limits) -> RunResu
     except subprocess.TimeoutExpired:
         process.kill()
         exit_code, timed_out = process.wait(), True
+    out, err = (
+        bytes(buffers[s.fileno()][: limits.output_bytes]) for s in (process.stdout, process.stderr)
+    )
     process.stdout.close()
     process.stderr.close()
-    cap = limits.output_bytes
-    return RunResult(
-        exit_code,
-        bytes(buffers[process.stdout][:cap]),
-        bytes(buffers[process.stderr][:cap]),
-        timed_out,
-        capped,
-    )
+    return RunResult(exit_code, out, err, timed_out, capped)
+
+
+def _feed(
+    selector: selectors.BaseSelector, process: subprocess.Popen, pending: memoryview
+) -> memoryview:
+    """Write what the child's stdin takes now; close it when all is written or refused."""
+    assert process.stdin is not None
+    try:
+        pending = pending[os.write(process.stdin.fileno(), pending) :]
+    except BlockingIOError:
+        return pending
+    except BrokenPipeError:
+        pending = pending[len(pending) :]
+    if not pending:
+        selector.unregister(process.stdin.fileno())
+        process.stdin.close()
+    return pending
 
 
 class Session:
