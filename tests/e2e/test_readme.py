@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import rewardsmith.api
+from rewardsmith.sandbox.runner import available
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,10 +17,14 @@ def test_readme_python_blocks_run(monkeypatch, capsys):
     blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
     assert blocks
     for block in blocks:
+        if 'reward="code"' in block and available():
+            continue  # the sandbox needs Linux and root; the rest still runs
         exec(compile(block, "README.md", "exec"), {})
     printed = capsys.readouterr().out
     assert "[1.0, 0.0]" in printed
     assert "hedged answer: 11 or 12" in printed
+    if not available():
+        assert printed.count("[1.0, 0.0]") == 2 and "[1.0]" in printed
 
 
 def test_api_docstrings():
