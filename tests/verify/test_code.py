@@ -101,13 +101,20 @@ def test_bad_references_are_invalid_and_do_not_stop_the_batch(code):
             {"completion": "print(1)", "reference": {"tests": []}},
             {"completion": "print(1)", "reference": {"tests": [{"input": ""}]}},
             {"completion": "x", "reference": {"test_code": "assert True", "entry_point": "f"}},
+            {"completion": "print(1)", "reference": {**ADD, "float_tolerance": "tiny"}},
+            {
+                "completion": "def f(x): pass",
+                "reference": {**CALLS, "tests": [{"args": "2", "expected": 4}]},
+            },
             {"completion": "def double(x):\n    return 2 * x", "reference": ASSERTS},
         ]
     )
-    assert [s.status for s in scores] == [Status.INVALID] * 4 + [Status.OK]
+    assert [s.status for s in scores] == [Status.INVALID] * 6 + [Status.OK]
+    assert "reference.float_tolerance: expected a number" in scores[4].info["code"]["error"]
+    assert "reference.tests[0].args: expected a list" in scores[5].info["code"]["error"]
     assert "reference.tests[0].output: missing" in scores[2].info["code"]["error"]
     assert "check(candidate)" in scores[3].info["code"]["error"]
-    assert scores[4].value == 1.0
+    assert scores[6].value == 1.0
 
 
 def humaneval_samples() -> list[dict]:

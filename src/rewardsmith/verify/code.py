@@ -95,7 +95,7 @@ class CodeVerifier(SampleComponent):
         else:
             raise InvalidSample("reference: expected 'tests', 'fn_name' + 'tests', or 'test_code'")
         passed = sum(ok for ok, _ in results)
-        total = _declared_total(reference, results)
+        total = _declared_total(reference)
         value = passed / total if self.params.mode == "fraction" else float(passed == total)
         info = {
             "passed": passed,
@@ -110,6 +110,10 @@ class CodeVerifier(SampleComponent):
     def _stdin_stdout(self, program: str, reference: Mapping[str, Any]) -> list[tuple[bool, str]]:
         tests = _tests(reference, ("input", "output"))
         tolerance = reference.get("float_tolerance")
+        if tolerance is not None and (
+            isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or tolerance < 0
+        ):
+            raise InvalidSample("reference.float_tolerance: expected a number >= 0")
         results = []
         for test in tests:
             outcome = run(program, str(test["input"]).encode(), self.params.limits)
@@ -125,6 +129,11 @@ class CodeVerifier(SampleComponent):
 
     def _function_calls(self, program: str, reference: Mapping[str, Any]) -> list[tuple[bool, str]]:
         tests = _tests(reference, ("expected",))
+        for index, test in enumerate(tests):
+            if not isinstance(test.get("args", []), list):
+                raise InvalidSample(f"reference.tests[{index}].args: expected a list")
+            if not isinstance(test.get("kwargs", {}), dict):
+                raise InvalidSample(f"reference.tests[{index}].kwargs: expected an object")
         results = []
         with Session(program, str(reference["fn_name"]), self.params.limits) as session:
             if not session.ready:
@@ -176,7 +185,7 @@ def _tests(reference: Mapping[str, Any], required: tuple[str, ...]) -> list[Mapp
     return tests
 
 
-def _declared_total(reference: Mapping[str, Any], results: list[tuple[bool, str]]) -> int:
+def _declared_total(reference: Mapping[str, Any]) -> int:
     if "test_code" in reference:
         return max(len(_check_statements(str(reference["test_code"]))), 1)
     return len(reference["tests"])
