@@ -158,6 +158,13 @@ class _Worker:
     def __init__(self, limits: Limits) -> None:
         self.claim = _claimed_uid()
         uid = self.claim.__enter__()
+        try:
+            self._spawn(limits, uid)
+        except BaseException:
+            self.claim.__exit__(None, None, None)
+            raise
+
+    def _spawn(self, limits: Limits, uid: int) -> None:
         control_read, self.control = os.pipe()
         self.responses, response_write = os.pipe()
         self.process = subprocess.Popen(
