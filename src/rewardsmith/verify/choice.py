@@ -23,12 +23,16 @@ from rewardsmith.verify.text import (
     final_region,
 )
 
-_MARKUP = re.compile(r"\\text(?:bf)?\{([^{}]*)\}|\*\*|\$|\\\(|\\\)")
-_SINGLE = re.compile(r"^\(?(?P<letter>[A-Z])\)?(?:\s*$|\s*[.:)\-]\s*.*$|\)\s.*$)", re.DOTALL)
-_PAREN_FIRST = re.compile(r"^\((?P<letter>[A-Z])\)")
+_MARKUP = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf)\s*\{([^{}]*)\}|\*\*|\$|\\[()]")
+# After an explicit marker: the letter, alone or followed by punctuation and option text.
+_MARKED = re.compile(r"\(?(?P<letter>[A-Z])(?:\)|(?=\s*(?:[.:,\-]|$)))")
+# A last line with no marker: nothing but the option.
+_BARE_LINE = re.compile(r"\(?(?P<letter>[A-Z])(?:\)|\.|:)?")
 _SEVERAL = re.compile(
-    r"^\(?[A-Z]\)?\s*(?:,|/|&|\bor\b|\band\b)\s*\(?[A-Z]\)?(?![a-z])", re.IGNORECASE
+    r"\(?[A-Z]\)?\s*(?:[,/&;+-]|\b(?:or|and|OR|AND)\b)\s*\(?[A-Z]\)?(?![A-Za-z])"
+    r"|\([A-Z]\)\s*\([A-Z]\)"
 )
+_SEVERAL_MARK = "several"
 
 
 class ChoiceParams(Params):
@@ -37,7 +41,7 @@ class ChoiceParams(Params):
     @field_validator("options")
     @classmethod
     def _letters(cls, value: str) -> str:
-        if not value or not value.isalpha() or not value.isupper():
+        if not value or not value.isalpha() or not value.isupper() or not value.isascii():
             raise ValueError("expected capital letters such as 'ABCD'")
         return value
 
@@ -51,50 +55,68 @@ class ChoiceVerifier(SampleComponent):
 
     def score_sample(self, sample: Sample) -> Score:
         gold = self._gold(require_reference(sample, "an option letter such as 'B'"))
-        letter, reason = self.chosen(sample.completion)
-        info = {"extracted": letter, "gold": gold}
+        letter, source, reason = self.chosen(sample.completion)
+        info: dict[str, object] = {"extracted": letter, "gold": gold, "source": source}
         if letter is None:
             info["reason"] = reason
+        elif letter != gold:
+            info["reason"] = f"chose {letter}, gold is {gold}"
         return Score(float(letter == gold), info=info)
 
     def _gold(self, reference: object) -> str:
         if isinstance(reference, Mapping):
             reference = reference.get("answer")
-        text = str(reference).strip().strip("()").strip().upper() if reference else ""
+        text = reference.strip().strip("()").strip().upper() if isinstance(reference, str) else ""
         if len(text) != 1 or text not in self.params.options:
             raise InvalidSample(
-                f"reference: expected one option letter of {self.params.options!r}, "
-                f"got {reference!r}"
+                f"reference: expected one option letter of {self.params.options!r} "
+                f"(or {{'answer': letter}}), got {reference!r}"
             )
         return text
 
-    def chosen(self, completion: str) -> tuple[str | None, str]:
-        """(the one chosen letter, "") or (None, why none)."""
+    def chosen(self, completion: str) -> tuple[str | None, str, str]:
+        """(the one chosen letter or None, where it was found, why none was)."""
         region = final_region(completion)
+        source, candidates = self._candidates(region)
+        if not candidates:
+            return None, "none", "no answer marker and no option on the last line"
+        letters = [_letter(candidate, last_line=source == "last_line") for candidate in candidates]
+        if source == "answer_phrase":  # the last phrase that states an option decides
+            letters = [next((letter for letter in reversed(letters) if letter), None)]
+        if _SEVERAL_MARK in letters:
+            return None, source, "names several options"
+        distinct = sorted({letter for letter in letters if letter})
+        if len(distinct) > 1:
+            return None, source, f"conflicting answers: {', '.join(distinct)}"
+        if not distinct or distinct[0] not in self.params.options:
+            shown = candidates[-1].strip()[:80]
+            return None, source, f"no option of {self.params.options!r} in {shown!r}"
+        return distinct[0], source, ""
+
+    @staticmethod
+    def _candidates(region: str) -> tuple[str, list[str]]:
         tags = answer_tag_contents(region)
         if tags:
-            candidates = [(boxed_contents(tag) or [tag])[-1] for tag in tags]
-        else:
-            candidates = boxed_contents(region)
-        if not candidates:
-            phrases = answer_phrases(region)
-            lines = [line for line in region.splitlines() if line.strip()]
-            candidates = phrases[-1:] or lines[-1:]
-        letters = [self._letter(c) for c in candidates]
-        if any(letter == "several" for letter in letters):
-            return None, "names several options"
-        distinct = {letter for letter in letters if letter}
-        if len(distinct) > 1:
-            return None, f"conflicting answers: {', '.join(sorted(distinct))}"
-        if not distinct:
-            return None, "no option letter found"
-        return distinct.pop(), ""
+            return "answer_tag", [
+                (boxed_contents(tag) or answer_phrases(tag) or [tag])[-1] for tag in tags
+            ]
+        boxed = boxed_contents(region)
+        if boxed:
+            return "boxed", boxed
+        phrases = answer_phrases(region)
+        if phrases:
+            return "answer_phrase", phrases
+        lines = [line for line in region.splitlines() if line.strip()]
+        return "last_line", lines[-1:]
 
-    def _letter(self, candidate: str) -> str | None:
-        text = _MARKUP.sub(lambda m: m.group(1) or "", candidate).strip()
-        if _SEVERAL.match(text):
-            return "several"
-        match = _PAREN_FIRST.match(text) or _SINGLE.match(text)
-        if match and match.group("letter") in self.params.options:
-            return match.group("letter")
-        return None
+
+def _letter(candidate: str, last_line: bool) -> str | None:
+    """The option a candidate names, `_SEVERAL_MARK` for several, or None.
+
+    '**\\text{(B)}**' reads as B: bold, math delimiters and text macros are dropped first.
+    """
+    text = _MARKUP.sub(lambda m: m.group(1) or "", candidate).strip()
+    if _SEVERAL.match(text):
+        return _SEVERAL_MARK
+    match = _BARE_LINE.fullmatch(text) if last_line else _MARKED.match(text)
+    return match["letter"] if match else None

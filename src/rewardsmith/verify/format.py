@@ -4,6 +4,7 @@ Templates: `think_answer` (exactly one `<think>...</think>` then exactly one
 `<answer>...</answer>`, as in DeepSeek-R1's format reward, arXiv 2501.12948), `answer`
 (exactly one answer block), `think_boxed` (one think block, then text with exactly one
 `\\boxed{}`), and `regex` (your own pattern, matched against the whole completion).
+Tags are matched case-insensitively, so `<ANSWER>` counts as a second answer tag.
 Usable as the condition of a `gate`.
 """
 
@@ -25,6 +26,12 @@ _BLOCKS = {
     "think_boxed": r"<think>(?P<think>.*?)</think>(?P<rest>.*)",
 }
 _TAGS = ("<think>", "</think>", "<answer>", "</answer>")
+# How many times each tag must appear; None: any number (checked elsewhere).
+_COUNTS: dict[str, tuple[int | None, ...]] = {
+    "think_answer": (1, 1, 1, 1),
+    "answer": (None, None, 1, 1),
+    "think_boxed": (1, 1, 0, 0),
+}
 
 
 class FormatParams(Params):
@@ -35,14 +42,17 @@ class FormatParams(Params):
     require_nonempty: bool = True
 
     @model_validator(mode="after")
-    def _pattern_compiles(self) -> FormatParams:
-        if self.template == "regex":
-            if not self.pattern:
-                raise ValueError("pattern: required when template is 'regex'")
-            try:
-                re.compile(self.pattern)
-            except re.error as exc:
-                raise ValueError(f"pattern: not a valid regular expression: {exc}") from None
+    def _pattern_for_regex(self) -> FormatParams:
+        if self.template != "regex":
+            if self.pattern is not None:
+                raise ValueError("pattern: only used with template 'regex'")
+            return self
+        if not self.pattern:
+            raise ValueError("pattern: required when template is 'regex'")
+        try:
+            re.compile(self.pattern)
+        except re.error as exc:
+            raise ValueError(f"pattern: not a valid regular expression: {exc}") from None
         return self
 
 
@@ -62,32 +72,50 @@ class FormatCheck(SampleComponent):
         else:
             before = "(?P<before>.*?)" if p.allow_text_before else r"\s*"
             after = "(?P<after>.*)" if p.allow_text_after else r"\s*"
-            self.regex = re.compile(before + _BLOCKS[p.template] + after, re.DOTALL)
+            pattern = before + _BLOCKS[p.template] + after
+            self.regex = re.compile(pattern, re.DOTALL | re.IGNORECASE)
 
     def score_sample(self, sample: Sample) -> Score:
         failure = self.failure(sample.completion)
-        return Score(0.0 if failure else 1.0, info={"reason": failure} if failure else {})
+        info = {"template": self.params.template}
+        if failure:
+            info["reason"] = failure
+        return Score(0.0 if failure else 1.0, info=info)
 
     def failure(self, text: str) -> str:
         """Why the completion fails the check, or "" when it passes."""
+        template = self.params.template
+        if template == "regex":
+            return "" if self.regex.fullmatch(text) else "does not match the pattern"
+        lowered = text.lower()
+        for tag, expected in zip(_TAGS, _COUNTS[template], strict=True):
+            count = lowered.count(tag)
+            if expected is not None and count != expected:
+                return f"tag {tag} appears {count} times; expected {expected}"
         match = self.regex.fullmatch(text)
         if match is None:
-            return f"does not match the {self.params.template!r} structure"
-        if self.params.template == "regex":
-            return ""
-        counts = {tag: text.count(tag) for tag in _TAGS}
-        expected = {"<think>": 1, "</think>": 1, "<answer>": 1, "</answer>": 1}
-        if self.params.template == "answer":
-            expected.update({"<think>": counts["<think>"], "</think>": counts["</think>"]})
-        if self.params.template == "think_boxed":
-            expected.update({"<answer>": 0, "</answer>": 0})
-        wrong = [tag for tag in _TAGS if counts[tag] != expected[tag]]
-        if wrong:
-            return f"tag {wrong[0]} appears {counts[wrong[0]]} times"
-        if self.params.template == "think_boxed" and len(boxed_contents(match["rest"])) != 1:
-            return "expected exactly one \\boxed{} after </think>"
+            return self._misplaced()
+        blocks = {k: v for k, v in match.groupdict().items() if k in ("think", "answer")}
+        if any(tag in blocks.get("answer", "").lower() for tag in _TAGS):
+            return "a tag is nested inside the <answer> block"
+        if template == "think_boxed":
+            boxes = boxed_contents(match["rest"])
+            if len(boxes) != 1:
+                return f"expected exactly one \\boxed{{}} after </think>, found {len(boxes)}"
+            blocks["boxed"] = boxes[0]
         if self.params.require_nonempty:
-            for block in ("think", "answer"):
-                if block in match.groupdict() and not match[block].strip():
-                    return f"empty <{block}> block"
+            for block, content in blocks.items():
+                if not content.strip():
+                    return f"empty {block} block"
         return ""
+
+    def _misplaced(self) -> str:
+        p = self.params
+        order = "<answer> block" if p.template == "answer" else "<think> block then the answer"
+        where = [
+            side
+            for side, allowed in (("before", p.allow_text_before), ("after", p.allow_text_after))
+            if not allowed
+        ]
+        extra = f"; no text allowed {' or '.join(where)} it" if where else ""
+        return f"tags out of order or misplaced: expected the {order}{extra}"

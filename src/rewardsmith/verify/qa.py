@@ -2,7 +2,8 @@
 
 Answers and golds are normalised as in SQuAD (Rajpurkar et al., arXiv 1606.05250):
 lower-cased, punctuation and the articles a/an/the removed, whitespace collapsed. The
-reward is the best score over the aliases.
+reward is the best score over the aliases. Explicit answers (`<answer>` tags, `\\boxed{}`)
+that disagree with each other give no answer at all.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from rewardsmith.verify.text import (
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
+_LATEX_TEXT = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf)\s*\{([^{}]*)\}")
 
 
 def normalize_answer(text: str) -> str:
@@ -63,16 +65,21 @@ class QAVerifier(SampleComponent):
     def score_sample(self, sample: Sample) -> Score:
         aliases = _aliases(require_reference(sample, "a gold answer or a list of aliases"))
         region = final_region(sample.completion)
-        prediction = extract_short_answer(region) if self.params.extract else region.strip()
-        if not normalize_answer(prediction):
-            return Score(0.0, info={"extracted": prediction, "reason": "empty answer"})
+        if self.params.extract:
+            prediction, reason = extract_short_answer(region)
+        else:
+            prediction, reason = region.strip(), ""
+        normalized = normalize_answer(prediction)
+        if not normalized:
+            info = {"extracted": prediction, "normalized": "", "em": 0.0, "f1": 0.0}
+            return Score(0.0, info={**info, "reason": reason or "empty answer"})
         best = max(
             aliases, key=lambda alias: (exact_match(prediction, alias), token_f1(prediction, alias))
         )
         em, f1 = exact_match(prediction, best), token_f1(prediction, best)
         info = {
             "extracted": prediction,
-            "normalized": normalize_answer(prediction),
+            "normalized": normalized,
             "best_alias": best,
             "em": em,
             "f1": f1,
@@ -80,26 +87,43 @@ class QAVerifier(SampleComponent):
         return Score(em if self.params.metric == "em" else f1, info=info)
 
 
-def extract_short_answer(region: str) -> str:
-    """`<answer>` tag, last `\\boxed{}`, "Answer: ..." line, else the last non-empty line."""
-    for found in (
-        answer_tag_contents(region),
-        boxed_contents(region),
-        answer_phrases(region),
-    ):
-        if found:
-            return found[-1].strip()
+def extract_short_answer(region: str) -> tuple[str, str]:
+    """(answer, "") or ("", why there is none).
+
+    Tried in order: `<answer>` tags, `\\boxed{}`, "Answer: ..." lines, the last non-empty
+    line. Tags (or boxes) that disagree give no answer.
+    """
+    tags = answer_tag_contents(region)
+    explicit = [(boxed_contents(tag) or [tag])[-1] for tag in tags] or boxed_contents(region)
+    if explicit:
+        answers = [_LATEX_TEXT.sub(r"\1", answer).strip() for answer in explicit]
+        distinct = {normalize_answer(answer) for answer in answers}
+        if len(distinct) > 1:
+            return "", f"conflicting answers: {'; '.join(sorted(distinct)[:4])}"
+        return answers[-1], ""
+    phrases = answer_phrases(region)
+    if phrases:
+        return _LATEX_TEXT.sub(r"\1", phrases[-1]).strip(), ""
     lines = [line.strip() for line in region.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
+    return (lines[-1], "") if lines else ("", "empty completion")
 
 
 def _aliases(reference: Any) -> list[str]:
     if isinstance(reference, Mapping):
         reference = reference.get("answers", reference.get("answer"))
+        if isinstance(reference, Mapping):  # SQuAD: {"text": [...], "answer_start": [...]}
+            reference = reference.get("text")
     if isinstance(reference, str | int | float) and not isinstance(reference, bool):
         reference = [reference]
-    if not isinstance(reference, list) or not reference:
-        raise InvalidSample("reference: expected a gold answer or a non-empty list of aliases")
+    if (
+        not isinstance(reference, list)
+        or not reference
+        or not all(isinstance(a, str | int | float) and not isinstance(a, bool) for a in reference)
+    ):
+        raise InvalidSample(
+            "reference: expected a gold answer, a non-empty list of aliases or "
+            f"{{'answers': [...]}}, got {repr(reference)[:100]}"
+        )
     aliases = [str(alias) for alias in reference if normalize_answer(str(alias))]
     if not aliases:
         raise InvalidSample("reference: every gold alias is empty after normalisation")

@@ -11,9 +11,12 @@ import re
 _ANSWER_PHRASE = re.compile(
     r"(?:final answer|the answer|answer)\s*(?:is|:|=)\s*:?\s*(?P<answer>[^\n<]+)", re.IGNORECASE
 )
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
-_BOX_OPENERS = ("\\boxed", "\\fbox")
-_BARE_TOKEN = re.compile(r"\s+([^\s${}\\]+)")
+_ANSWER_OPEN = re.compile("<answer>", re.IGNORECASE)
+_ANSWER_CLOSE = re.compile("</answer>", re.IGNORECASE)
+_BOX_OPENER = re.compile(r"\\(?:boxed|fbox)")
+_BRACE = re.compile(r"(?<!\\)[{}]")
+_BARE_TOKEN = re.compile(r"[ \t]+([^\s${}\\]+)")
+_GAP = re.compile(r"[ \t]*")
 
 
 def final_region(completion: str) -> str:
@@ -25,42 +28,67 @@ def final_region(completion: str) -> str:
 def boxed_contents(text: str) -> list[str]:
     """Contents of every `\\boxed{..}` / `\\fbox{..}` (or `\\boxed 5`), in order.
 
-    Braces are balanced; an unclosed box is ignored.
+    Braces are balanced (escaped `\\{` `\\}` do not count); an unclosed box is ignored, and
+    a box nested inside another is part of the outer box's contents.
     """
-    found: list[tuple[int, str]] = []
-    for opener in _BOX_OPENERS:
-        start = text.find(opener)
-        while start >= 0:
-            after = start + len(opener)
-            content, end = _group_after(text, after)
-            if content is not None:
-                found.append((start, content))
-            start = text.find(opener, max(end, after))
-    return [content for _, content in sorted(found)]
+    found: list[str] = []
+    if "\\boxed" not in text and "\\fbox" not in text:
+        return found
+    closing: dict[int, int] | None = None  # all brace pairs, built once a box is unclosed
+    opener = _BOX_OPENER.search(text)
+    while opener:
+        start = resume = opener.end()
+        if text.startswith("{", gap := _GAP.match(text, start).end()):
+            start = gap
+            end = _closing_brace(text, start) if closing is None else closing.get(start)
+            if end is None and closing is None:
+                closing = _brace_pairs(text, start)
+            if end is not None:
+                found.append(text[start + 1 : end])
+                resume = end + 1
+        elif bare := _BARE_TOKEN.match(text, start):
+            found.append(bare.group(1))
+            resume = bare.end()
+        opener = _BOX_OPENER.search(text, resume)
+    return found
 
 
-def _group_after(text: str, position: int) -> tuple[str | None, int]:
-    """The balanced `{...}` (or a bare token after a space) starting at `position`."""
-    if position < len(text) and text[position] == "{":
-        depth = 0
-        for index in range(position, len(text)):
-            char = text[index]
-            if char == "{" and text[index - 1] != "\\":
-                depth += 1
-            elif char == "}" and text[index - 1] != "\\":
-                depth -= 1
-                if depth == 0:
-                    return text[position + 1 : index], index + 1
-        return None, len(text)
-    bare = _BARE_TOKEN.match(text, position)
-    if bare:
-        return bare.group(1), bare.end()
-    return None, position
+def _closing_brace(text: str, start: int) -> int | None:
+    """The position of the `}` closing the `{` at `start`, or None when it is unclosed."""
+    depth = 0
+    for brace in _BRACE.finditer(text, start):
+        depth += 1 if brace.group() == "{" else -1
+        if depth == 0:
+            return brace.start()
+    return None
+
+
+def _brace_pairs(text: str, start: int) -> dict[int, int]:
+    """Every balanced `{` from `start` on, mapped to its `}` (one pass, for many boxes)."""
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    for brace in _BRACE.finditer(text, start):
+        if brace.group() == "{":
+            stack.append(brace.start())
+        elif stack:
+            pairs[stack.pop()] = brace.start()
+    return pairs
 
 
 def answer_tag_contents(text: str) -> list[str]:
-    """Contents of every `<answer>...</answer>` (case-insensitive), in order."""
-    return _ANSWER_TAG.findall(text)
+    """Contents of every `<answer>...</answer>` (case-insensitive), in order.
+
+    Same result as a lazy `<answer>(.*?)</answer>` regex, in linear time.
+    """
+    found: list[str] = []
+    opening = _ANSWER_OPEN.search(text) if "<" in text else None
+    while opening:
+        closing = _ANSWER_CLOSE.search(text, opening.end())
+        if closing is None:  # no later opening tag can be closed either
+            break
+        found.append(text[opening.end() : closing.start()])
+        opening = _ANSWER_OPEN.search(text, closing.end())
+    return found
 
 
 def answer_phrases(text: str) -> list[str]:
