@@ -1,10 +1,12 @@
-"""The peer: math-verify called sample by sample, the way TRL's `accuracy_reward` does.
+"""The peer: math-verify, sample by sample, called the way TRL's `accuracy_reward` calls it.
 
-Reproduces the calls of trl/rewards/accuracy_rewards.py (huggingface/trl): the gold is
-parsed with math-verify's defaults; the completion with a LaTeX extraction that tries
-`\\boxed{}` first, normalises units, needs an anchor, and takes the first match; then
-`verify`. A gold that cannot be parsed gives `None`. Run in the main thread, so
-math-verify's signal-based timeouts (10 s parsing, 5 s verifying) are on, as in TRL.
+Source: trl/rewards/accuracy_rewards.py in huggingface/trl
+(https://github.com/huggingface/trl/blob/main/trl/rewards/accuracy_rewards.py).
+The gold is parsed with math-verify's default extraction; the completion with a single
+LaTeX extraction (`\\boxed{}` tried first, units normalised, an anchor required) in
+"first_match" mode; then `verify`. A gold that does not parse gives `None` (TRL skips the
+sample). This runs in the main thread, so the timeouts are on, as in TRL: 10 s per parse,
+5 s per verify.
 
     python bench/peer_trl.py IN.jsonl OUT.jsonl
 """
@@ -17,29 +19,38 @@ import sys
 from latex2sympy2_extended import NormalizationConfig
 from math_verify import LatexExtractionConfig, parse, verify
 
+PARSING_TIMEOUT = 10
+VERIFY_TIMEOUT = 5
 
-def accuracy(completion: str, solution: str) -> float | None:
-    gold = parse(solution, parsing_timeout=10)
-    if not gold:
+
+def accuracy_reward(completion: str, solution: str) -> float | None:
+    gold = parse(solution, parsing_timeout=PARSING_TIMEOUT)
+    if len(gold) == 0:
         return None
-    config = LatexExtractionConfig(
-        normalization_config=NormalizationConfig(units=True),
-        boxed_match_priority=0,
-        try_extract_without_anchor=False,
-    )
     answer = parse(
-        completion, extraction_config=[config], extraction_mode="first_match", parsing_timeout=10
+        completion,
+        extraction_config=[
+            LatexExtractionConfig(
+                normalization_config=NormalizationConfig(units=True),
+                boxed_match_priority=0,
+                try_extract_without_anchor=False,
+            )
+        ],
+        extraction_mode="first_match",
+        parsing_timeout=PARSING_TIMEOUT,
     )
-    return float(verify(gold, answer, timeout_seconds=5))
+    return float(verify(gold, answer, timeout_seconds=VERIFY_TIMEOUT))
 
 
 def main(source: str, target: str) -> None:
     with open(source) as lines, open(target, "w") as out:
         for line in lines:
             record = json.loads(line)
-            reward = accuracy(record["completion"], str(record["reference"]))
+            reward = accuracy_reward(record["completion"], str(record["reference"]))
             out.write(json.dumps({"reward": reward}) + "\n")
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit("usage: python bench/peer_trl.py IN.jsonl OUT.jsonl")
     main(sys.argv[1], sys.argv[2])

@@ -61,6 +61,14 @@ CORRECT = [
     ("\\boxed{0.333333}", "\\frac{1}{3}"),
     ("The solutions are \\boxed{2, 3}", "2, 3"),
     ("\\boxed{7}\n\nI am confident the answer is \\boxed{7}.", "7"),
+    ("\\boxed{\\text{3,150 pencils}}", "3150"),
+    ("\\boxed{\\text{77.50 km/h}}", "77.5"),
+    ("\\boxed{9.8 m/s^2}", "9.8"),
+    ("\\boxed{x < 2}", "(-\\infty, 2)"),
+    ("The answer is $x < 4$.", "(-\\infty, 4)"),
+    ("<answer>$x \\le 1$</answer>", "(-\\infty, 1]"),
+    ("\\boxed{-1 \\le x < 2}", "[-1, 2)"),
+    ("\\boxed{[5, \\infty)}", "x \\geq 5"),
 ]
 
 WRONG = [
@@ -71,6 +79,10 @@ WRONG = [
     ("\\boxed{\\frac{1}{3}}", "0.5"),
     ("\\boxed{2 x}", "2"),
     ("The answer is 120.", "12"),
+    ("\\boxed{\\text{3,150 pencils}}", "315"),
+    ("\\boxed{x \\le 2}", "(-\\infty, 2)"),
+    ("\\boxed{x > 2}", "(-\\infty, 2)"),
+    ("\\boxed{x < 2 < y}", "(-\\infty, 2)"),
 ]
 
 HOSTILE = [
@@ -148,6 +160,8 @@ def test_conflict_policy_last_takes_the_final_box():
         ("The total is\n42", "42"),
         ("3 + 4 = 7", "7"),
         ("Step 1: 3\nStep 2: 4 and 5", None),
+        ("The answer is $x < 4$.", "x < 4"),
+        ("The answer is 4<br>", "4"),
     ],
 )
 def test_extraction(text, expected):
@@ -169,6 +183,9 @@ def test_extraction(text, expected):
         ("2x", "2x"),
         ("x = 12", "12"),
         ("y = 2x + 1", "y = 2x + 1"),
+        ("\\text{3,150 pencils}", "3150"),
+        ("\\text{77.5 km/h}", "77.5"),
+        ("3 x", "3 x"),  # one letter may be a variable, not a unit
     ],
 )
 def test_normalize(raw, normal):

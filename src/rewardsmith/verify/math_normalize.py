@@ -18,7 +18,8 @@ from rewardsmith.verify.math_eval import numeric_equal
 _WRAPPERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _SPACING = re.compile(r"\\[,;:! ]|\\left|\\right|\\displaystyle")
 _TEXT = re.compile(r"\\(?:text|textbf|mathrm|mbox|textnormal)\{([^{}]*)\}")
-_UNIT_WORDS = re.compile(r"^(?P<number>[-+]?[\d.,/]+)\s+[A-Za-z]{2,}(?: [A-Za-z]+)*$")
+_UNIT = r"[A-Za-z]+(?:\^\d|/[A-Za-z]+(?:\^\d)?)*"  # km, km/h, m/s^2, cm^2
+_UNIT_WORDS = re.compile(rf"^(?P<number>[-+]?[\d.,/]+)\s+(?P<unit>{_UNIT}(?: {_UNIT})*)$")
 _DEGREE = re.compile(r"\^\s*\{?\\circ\}?|°")
 _CURRENCY = re.compile(r"^\\?\$\s*")
 _THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
@@ -27,6 +28,10 @@ _SLASH = re.compile(r"^([-+]?\d+)/(\d+)$")
 _ASSIGNMENT = re.compile(r"^[a-zA-Z]\s*=\s*(?P<value>[^=]+)$")
 _PERCENT = re.compile(r"\\?%$")
 _BRACKETED = re.compile(r"^(?P<open>[\[(])(?P<items>[^()\[\]]+)(?P<close>[\])])$")
+_RELATION = re.compile(r"\\(?:leqslant|geqslant|leq|geq|le|ge|lt|gt)(?![A-Za-z])|<|>|≤|≥")
+_CLOSED = {"\\leqslant", "\\geqslant", "\\leq", "\\geq", "\\le", "\\ge", "≤", "≥"}
+_GREATER = {"\\geqslant", "\\geq", "\\ge", "\\gt", ">", "≥"}
+_VARIABLE = re.compile(r"[A-Za-z]")
 _FRAC = re.compile(r"^([-+]?)\\frac\{([-+]?\d+)\}\{(\d+)\}$|^([-+]?)\\frac(\d)(\d)$")
 
 
@@ -51,14 +56,18 @@ def normalize(answer: str) -> str:
     text = _CURRENCY.sub("", text).strip()
     text = text.rstrip(".").strip() if not text.endswith("..") else text
     unit = _UNIT_WORDS.match(text)
-    if unit and as_number(unit.group("number")) is not None:
-        text = unit.group("number")
+    if unit and len(unit.group("unit")) > 1 and _plain_number(unit.group("number")):
+        text = unit.group("number")  # "3,150 pencils", "77.5 km/h"; not "3 x"
     if _THOUSANDS.match(text):
         text = text.replace(",", "")
     assignment = _ASSIGNMENT.match(text)
     if assignment and as_number(assignment.group("value").strip()) is not None:
         text = assignment.group("value").strip()  # "x = 12": the number is what counts
     return text
+
+
+def _plain_number(text: str) -> bool:
+    return as_number(text) is not None or _THOUSANDS.match(text) is not None
 
 
 def as_number(text: str) -> Fraction | None:
@@ -87,6 +96,7 @@ def fast_equal(gold: str, pred: str) -> bool | None:
         _sets_equal,
         _bracketed_equal,
         _assignments_equal,
+        _interval_equal,
         numeric_equal,
     ):
         verdict = compare(gold, pred)
@@ -156,6 +166,39 @@ def _assignments_equal(gold: str, pred: str) -> bool | None:
     if not (g and p) or gold.split("=")[0].strip() != pred.split("=")[0].strip():
         return None
     return fast_equal(g.group("value").strip(), p.group("value").strip())
+
+
+def _interval_equal(gold: str, pred: str) -> bool | None:
+    """A one-variable inequality against an interval, or against another inequality."""
+    gold_interval, pred_interval = as_interval(gold), as_interval(pred)
+    if gold_interval is None and pred_interval is None:
+        return None
+    return _bracketed_equal(gold_interval or gold, pred_interval or pred)
+
+
+def as_interval(text: str) -> str | None:
+    """`x < 3` -> `(-\\infty,3)`, `3 \\ge x` -> `(-\\infty,3]`, `-1 \\le x < 2` -> `[-1,2)`;
+    None unless `text` bounds exactly one single-letter variable by one or two relations."""
+    relations = _RELATION.findall(text)
+    terms = [term.strip() for term in _RELATION.split(text)]
+    if len(relations) not in (1, 2) or not all(terms):
+        return None
+    greater = [relation in _GREATER for relation in relations]
+    if any(greater) and not all(greater):
+        return None  # a chain such as a < x > b bounds nothing
+    if all(greater):
+        terms, relations = terms[::-1], relations[::-1]
+    variables = [i for i, term in enumerate(terms) if _VARIABLE.fullmatch(term)]
+    if len(variables) != 1 or (len(terms) == 3 and variables != [1]):
+        return None
+    closed = [relation in _CLOSED for relation in relations]
+    if len(terms) == 3:
+        low, high, closed_low, closed_high = terms[0], terms[2], closed[0], closed[1]
+    elif variables == [0]:
+        low, high, closed_low, closed_high = "-\\infty", terms[1], False, closed[0]
+    else:
+        low, high, closed_low, closed_high = terms[0], "\\infty", closed[0], False
+    return f"{'[' if closed_low else '('}{low},{high}{']' if closed_high else ')'}"
 
 
 def _end(text: str) -> str:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 
 _ANSWER_PHRASE = re.compile(
-    r"(?:final answer|the answer|answer)\s*(?:is|:|=)\s*:?\s*(?P<answer>[^\n<]+)", re.IGNORECASE
+    r"(?:final answer|the answer|answer)\s*(?:is|:|=)\s*:?\s*"
+    r"(?P<answer>(?:[^\n<]|<(?!/?[A-Za-z][\w-]*>))+)",  # to the line end or the next tag
+    re.IGNORECASE,
 )
 _ANSWER_OPEN = re.compile("<answer>", re.IGNORECASE)
 _ANSWER_CLOSE = re.compile("</answer>", re.IGNORECASE)
