@@ -1,5 +1,7 @@
 # The two commands of the README. Both set up .venv first; nothing else is needed
-# but Python 3.11 and the package registries.
+# but Python 3.11 and the package registries. `make test` runs the tests against a
+# throwaway redis-server, which scripts/with_test_redis.sh installs with apt-get when
+# it is missing (as root).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin

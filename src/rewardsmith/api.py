@@ -10,6 +10,7 @@ from typing import Any
 from rewardsmith.core import combinators
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.core.types import Sample, Score
+from rewardsmith.state import StateStore
 from rewardsmith.verify import choice, code, format, math, qa, sql
 
 # Importing a module registers its components under their config names.
@@ -21,7 +22,9 @@ def default_workers() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
-def load_reward(name_or_path: str | Path, workers: int | None = None) -> Reward:
+def load_reward(
+    name_or_path: str | Path, workers: int | None = None, state: str | StateStore | None = None
+) -> Reward:
     """A reusable reward: a built-in name (`math`, `choice`, `qa`, `format`) or a YAML file.
 
     >>> from rewardsmith import load_reward
@@ -29,7 +32,7 @@ def load_reward(name_or_path: str | Path, workers: int | None = None) -> Reward:
     ...     [s.value for s in reward.score([{"completion": "Paris", "reference": "paris"}])]
     [1.0]
     """
-    return Reward.load(name_or_path, workers=workers or default_workers())
+    return Reward.load(name_or_path, workers=workers or default_workers(), state=state)
 
 
 def score(

@@ -53,12 +53,19 @@ def score(
     summary_json: Annotated[
         Path | None, typer.Option(help="Also write the summary as JSON here.")
     ] = None,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            help="Training-state store for adaptive rewards: memory://, sqlite:///PATH or "
+            "redis://HOST:PORT/DB (default $REWARDSMITH_STATE, else .rewardsmith/state.sqlite)."
+        ),
+    ] = None,
 ) -> None:
     """Score INPUT_PATH with a reward and write one output line per input line, in order."""
     if advantage is not None and advantage not in METHODS:
         _fail(f"--advantage: unknown method {advantage!r}; allowed: {', '.join(METHODS)}")
     try:
-        loaded = load_reward(reward, workers=workers)
+        loaded = load_reward(reward, workers=workers, state=state)
     except ConfigError as exc:
         _fail(str(exc))
     loaded.warm_up()

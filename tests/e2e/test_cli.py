@@ -193,3 +193,35 @@ def test_humaneval_through_the_cli(tmp_path):
     scored = read_jsonl(out)
     assert [r["reward"] for r in scored if r["kind"] == "canonical"] == [1.0] * 164
     assert [r["reward"] for r in scored if r["kind"] == "stub"] == [0.0] * 164
+
+
+@pytest.mark.skipif(bool(sandbox_unavailable()), reason="the sandbox needs root on Linux")
+def test_difficulty_weights_persist_across_runs_in_the_state_store(tmp_path):
+    suite = {"tests": [{"input": "1\n", "output": "1\n"}, {"input": "-7\n", "output": "-7\n"}]}
+    programs = ["print(input())", "print(abs(int(input())))", "print(1)", "print(1)"]
+    source = write_lines(
+        tmp_path / "rollouts.jsonl",
+        [json.dumps({"completion": p, "reference": suite, "group_id": "q"}) for p in programs],
+    )
+    config = tmp_path / "reward.yaml"
+    config.write_text("reward: {type: code, mode: difficulty}\n")
+    state = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    weights = []
+    for run in range(2):
+        out = tmp_path / f"scored{run}.jsonl"
+        result = run_cli("score", source, "--reward", config, "-o", out, "--state", state)
+        assert result.returncode == 0, result.stderr
+        scored = read_jsonl(out)
+        assert scored[0]["reward"] == 1.0 and 0 < scored[1]["reward"] < 0.5
+        weights.append(scored[0]["info"]["code"]["weights"])
+    # test 1 (only 1 of 4 passes) is the hard one, and the second run's history says so too
+    assert weights[0][1] > weights[0][0] and weights[1][1] > weights[0][1]
+
+
+def test_unknown_state_url_is_refused_before_any_work(tmp_path):
+    source = write_lines(tmp_path / "in.jsonl", [json.dumps({"completion": "1", "reference": "1"})])
+    result = run_cli(
+        "score", source, "-r", "math", "-o", tmp_path / "o.jsonl", "--state", "ftp://x"
+    )
+    assert result.returncode == 2
+    assert "state" in result.stderr and "ftp://x" in result.stderr

@@ -23,6 +23,7 @@ def test_readme_python_blocks_run(monkeypatch, capsys):
     printed = capsys.readouterr().out
     assert "[1.0, 0.0]" in printed
     assert "hedged answer: 11 or 12" in printed
+    assert "{'q1': {'seen': 16.0, 'solved': 3.0, 'shortest': 390.0}}" in printed
     if not available():
         assert printed.count("[1.0, 0.0]") == 2 and "[1.0]" in printed
 

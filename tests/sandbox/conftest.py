@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,3 +61,17 @@ def outer_guard() -> Iterator[None]:
         yield
     finally:
         guard.__exit__(None, None, None)
+
+
+@pytest.fixture
+def leak_target() -> Iterator[tuple[socket.socket, str]]:
+    """A listener on loopback outside the sandbox, and a program that tries to reach it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(2)
+    port = listener.getsockname()[1]
+    program = (
+        "import socket\n"
+        f"socket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'leak')\n"
+    )
+    yield listener, program
+    listener.close()

@@ -4,7 +4,6 @@ no process of the run survives."""
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from pathlib import Path
@@ -53,20 +52,13 @@ def test_runs_a_program_with_stdin():
     assert (result.exit_code, result.stdout) == (0, b"cba\n")
 
 
-def test_no_network_even_to_a_loopback_listener():
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(2)
-    port = listener.getsockname()[1]
-    program = (
-        "import socket\n"
-        f"socket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'leak')\n"
-    )
+def test_no_network_even_to_a_loopback_listener(leak_target):
+    listener, program = leak_target
     result = run(program)
     assert result.exit_code != 0
     assert b"Network is unreachable" in result.stderr
     with pytest.raises(TimeoutError):
         listener.accept()
-    listener.close()
 
 
 def test_cannot_write_outside_scratch_and_scratch_vanishes(tmp_path):

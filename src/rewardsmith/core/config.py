@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from rewardsmith.core.component import Component, Params
+from rewardsmith.state import StateStore, open_store
 
 REGISTRY: dict[str, type[Component]] = {}
 COMMON_KEYS = ("type", "name", "fallback")
@@ -42,10 +43,27 @@ def register(kind: str) -> Callable[[C], C]:
 
 @dataclass
 class BuildContext:
-    """What components may need at build time: the worker budget and the builder itself."""
+    """What components may need at build time: the worker budget, the training-state
+    store (a URL or an open store; opened on first use) and the builder itself."""
 
     workers: int = 1
+    state: str | StateStore | None = None
     names: set[str] = field(default_factory=set)
+    opened: StateStore | None = None
+
+    def store(self) -> StateStore:
+        """The training-state store; without one configured, the embedded SQLite default."""
+        if isinstance(self.state, StateStore):
+            return self.state
+        if self.opened is None:
+            self.opened = open_store(self.state)
+        return self.opened
+
+    def close(self) -> None:
+        """Close the store if it was opened here (a store passed in is the caller's)."""
+        if self.opened is not None:
+            self.opened.close()
+            self.opened = None
 
     def build(self, spec: Any, path: str) -> Component:
         """Build one node (and, through the component's constructor, its children)."""

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rewardsmith.core.component import Component
 from rewardsmith.core.config import REGISTRY, BuildContext, ConfigError, explain
 from rewardsmith.core.types import Group, Sample, Score, Status
+from rewardsmith.state import StateStore, resolve_url
 
 
 class RewardFile(BaseModel):
@@ -27,25 +28,52 @@ class RewardFile(BaseModel):
     reward: Any
     description: str = ""
     workers: int | None = Field(default=None, ge=1)
+    state: str | None = None
 
 
 class Reward:
     """A built reward, reusable across batches. Close it (or use `with`) to stop workers."""
 
-    def __init__(self, root: Component, description: str = "") -> None:
+    def __init__(
+        self, root: Component, description: str = "", context: BuildContext | None = None
+    ) -> None:
         self.root = root
         self.description = description
+        self.context = context or BuildContext()
 
     @classmethod
-    def from_spec(cls, spec: Any, workers: int = 1, description: str = "") -> Reward:
-        """Build from a node (a mapping, or a registered component name)."""
-        return cls(BuildContext(workers=workers).build(spec, "reward"), description)
+    def from_spec(
+        cls,
+        spec: Any,
+        workers: int = 1,
+        description: str = "",
+        state: str | StateStore | None = None,
+    ) -> Reward:
+        """Build from a node (a mapping, or a registered component name).
+
+        `state` is where adaptive components keep training state across batches: a URL
+        (`memory://`, `sqlite:///path`, `redis://host:port/0`) or an open store; by
+        default `$REWARDSMITH_STATE`, else SQLite in `.rewardsmith/` (opened only when a
+        component needs it).
+        """
+        if isinstance(state, str):
+            try:
+                resolve_url(state)
+            except ValueError as exc:
+                raise ConfigError(f"state: {exc}") from None
+        context = BuildContext(workers=workers, state=state)
+        return cls(context.build(spec, "reward"), description, context)
 
     @classmethod
-    def load(cls, name_or_path: str | Path, workers: int | None = None) -> Reward:
+    def load(
+        cls,
+        name_or_path: str | Path,
+        workers: int | None = None,
+        state: str | StateStore | None = None,
+    ) -> Reward:
         """A registered component name (`math`, ...) or the path of a YAML reward file."""
         if isinstance(name_or_path, str) and name_or_path in REGISTRY:
-            return cls.from_spec({"type": name_or_path}, workers=workers or 1)
+            return cls.from_spec({"type": name_or_path}, workers=workers or 1, state=state)
         path = Path(name_or_path)
         if not path.is_file():
             raise ConfigError(
@@ -62,7 +90,9 @@ class Reward:
             spec = RewardFile.model_validate(data)
         except ValidationError as exc:
             raise ConfigError(explain(exc, f"{path}:", "reward file", RewardFile)) from None
-        return cls.from_spec(spec.reward, workers or spec.workers or 1, spec.description)
+        return cls.from_spec(
+            spec.reward, workers or spec.workers or 1, spec.description, state or spec.state
+        )
 
     def score_groups(self, groups: list[Group]) -> list[list[Score]]:
         return self.root.run(groups)
@@ -86,6 +116,7 @@ class Reward:
 
     def close(self) -> None:
         self.root.close()
+        self.context.close()
 
     def __enter__(self) -> Reward:
         return self

@@ -1,18 +1,34 @@
-"""Runs first inside every sandboxed child, as root, then drops to an unprivileged uid.
+"""Runs first inside every sandboxed child: isolates it, then runs the program.
 
-This file is executed as the child's `-c` program (standard library only, `-I -S`, and
-few imports: every millisecond here is paid once per sample). It
-reads its settings from the descriptor named in argv[1] and, before the program arrives
-on the same descriptor (a warm worker waits here), isolates itself:
-a new network namespace (no interfaces but a down loopback: no network at all); a new
-mount namespace with fresh size-limited tmpfs on /tmp, /var/tmp and /dev/shm (the only
-writable places, discarded afterwards) and on any non-traversable directory holding the
-interpreter (e.g. /root, so its other contents stay hidden); resource limits; no
-supplementary groups, the sandbox uid and gid, and no_new_privs. Then it runs the
-program in `script` mode (stdin/stdout) or `serve` mode (answers calls on the descriptor
-named in argv[2], see runner.py).
+The runner compiles this file once and sends it, marshalled, as the first frame on the
+control descriptor (argv[1]) to a `python -I -S -c` stub that runs it with `control`
+(that descriptor, opened) defined. Standard library only, and few imports (`_signal`,
+not `signal`, which pulls in `enum`): every millisecond here is paid once per sample,
+which is also why it is not compiled in every child. It reads its settings from the
+next frame and, before the program arrives on the same descriptor (a warm worker waits
+here), isolates itself in one of two modes (see runner.py):
+
+- `root`: a new network namespace (no interfaces but a down loopback: no network at
+  all); a new mount namespace with fresh size-limited tmpfs on /tmp, /var/tmp and
+  /dev/shm (the only writable places, discarded afterwards) and on any non-traversable
+  directory holding the interpreter (e.g. /root, so its other contents stay hidden);
+  resource limits; no supplementary groups, the sandbox uid and gid, and no_new_privs.
+- `userns` (not root): new user, mount, network and PID namespaces, the runner's uid
+  and gid mapped to 1000 inside. This process stays outside the new PID namespace and
+  only waits; its child, the namespace's init (PID 1), isolates the namespace and forks
+  the process that runs the program (PID 2), then only reaps, and reports how the
+  program ended. When the program ends or the run is stopped, the init ends and the
+  kernel kills everything the program started. The whole file tree is made read-only,
+  the same tmpfs as above are mounted, plus a fresh /proc (only the namespace's
+  processes) and empty tmpfs over the user's home and /run; then nested user namespaces
+  are disallowed, every capability is dropped, and the same limits and no_new_privs
+  apply.
+
+Then it runs the program in `script` mode (stdin/stdout) or `serve` mode (answers calls
+on the descriptor named in argv[2], see runner.py).
 """
 
+import _signal
 import ctypes
 import marshal
 import os
@@ -20,8 +36,13 @@ import resource
 import sys
 
 CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
+CLONE_NEWUSER, CLONE_NEWPID = 0x10000000, 0x20000000
 MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
-MNT_DETACH, PR_SET_NO_NEW_PRIVS = 2, 38
+MNT_DETACH, PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 2, 1, 4, 38
+SYS_MOUNT_SETATTR, AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = 442, -100, 0x8000, 1
+CAPABILITY_VERSION_3 = 0x20080522
+INSIDE_ID = 1000  # not 0: the program holds no capability, even after an execve
+SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc")
 
 
 def _frame(stream):
@@ -32,12 +53,17 @@ def _frame(stream):
     return marshal.loads(stream.read(int.from_bytes(header, "little")))
 
 
+def _failed(what):
+    number = ctypes.get_errno()
+    return OSError(number, f"{what}: {os.strerror(number)}")
+
+
 def _mount(libc, source, target, fstype, flags, data):
     def enc(text):
         return None if text is None else text.encode()
 
     if libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)) != 0:
-        raise OSError(ctypes.get_errno(), f"mount {target}")
+        raise _failed(f"mount {target}")
 
 
 def _hidden_ancestor(path):
@@ -50,48 +76,228 @@ def _hidden_ancestor(path):
     return None
 
 
-def isolate(settings):
+def _hide(libc, hidden, readable, rebind_readonly):
+    """An empty tmpfs over `hidden`, with the `readable` paths inside it bound back."""
+    inside = [keep for keep in readable if keep.startswith(hidden + os.sep)]
+    stages = []
+    for number, keep in enumerate(inside):
+        stage = f"/tmp/.rewardsmith-stage-{number}"
+        os.mkdir(stage)
+        _mount(libc, keep, stage, None, MS_BIND | MS_REC, None)
+        stages.append(stage)
+    _mount(libc, "tmpfs", hidden, "tmpfs", 0, "size=1m,mode=755")
+    for keep, stage in zip(inside, stages, strict=True):
+        os.makedirs(keep, exist_ok=True)
+        _mount(libc, stage, keep, None, MS_BIND | MS_REC, None)
+        if rebind_readonly:  # (in `userns` mode binds keep the tree's read-only flag)
+            _mount(libc, None, keep, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None)
+        libc.umount2(stage.encode(), MNT_DETACH)
+        os.rmdir(stage)
+
+
+def _hidden_dirs(settings):
+    """What to cover with an empty tmpfs: non-traversable directories holding the
+    interpreter, and in `userns` mode the directories named in the settings."""
+    found = []
+    for keep in settings["readable"]:
+        hidden = _hidden_ancestor(keep)
+        if hidden is not None and hidden != keep:
+            found.append(hidden)
+    for path in settings.get("hide", ()):
+        real = os.path.realpath(path)
+        if real == "/" or real in settings["readable"]:
+            continue  # (readable paths below a hidden one are bound back)
+        if any((system + "/").startswith(real + "/") for system in SYSTEM_DIRS):
+            continue  # e.g. a home of /usr: hiding it would hide the shared libraries
+        found.append(real)
+    return sorted(set(found), key=len)
+
+
+def _enter_namespaces(libc, control):
+    """Create the `userns` mode namespaces; return, in the child that is their init (PID
+    1), the descriptor on which it reports how the program ended.
+
+    This process stays outside the new PID namespace. It waits for the init and ends as
+    the program did; on SIGTERM (the runner's way to stop a run) it kills and reaps the
+    init, which takes every process in the namespace with it.
+    """
+    uid, gid = os.getuid(), os.getgid()
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID) != 0:
+        raise _failed("unshare")
+    for name, text in (
+        ("setgroups", "deny"),
+        ("uid_map", f"{INSIDE_ID} {uid} 1\n"),
+        ("gid_map", f"{INSIDE_ID} {gid} 1\n"),
+    ):
+        with open(f"/proc/self/{name}", "w") as file:
+            file.write(text)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # nor for this waiter
+    alive, keep_alive = os.pipe()  # the init reads end-of-file once this process is gone
+    report_read, report = os.pipe()
+    _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGTERM})
+    init = os.fork()
+    if init == 0:
+        os.close(keep_alive)
+        os.close(report_read)
+        libc.prctl(PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)
+        os.set_blocking(alive, False)
+        try:  # the parent may have died before the line above: then stop here
+            if os.read(alive, 1) == b"":
+                os._exit(1)
+        except BlockingIOError:
+            pass
+        os.close(alive)
+        _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGTERM})
+        return report
+    os.close(alive)
+    os.close(report)
+    _wait_for(init, report_read, control)
+
+
+def _release(control):
+    """Hold no pipe of the run: the runner must see end-of-file when the program ends."""
+    quiet = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(quiet, fd)
+    control.close()
+    if len(sys.argv) > 2:
+        os.close(int(sys.argv[2]))
+
+
+def _wait_for(init, report, control):
+    """The waiter: wait for the namespace's init, then end as the program did."""
+    pidfd = os.pidfd_open(init)  # signals through it never reach a reused pid
+
+    def stop(*_):
+        try:
+            _signal.pidfd_send_signal(pidfd, _signal.SIGKILL)
+        except ProcessLookupError:  # reaped already
+            return
+
+    _signal.signal(_signal.SIGTERM, stop)
+    _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGTERM})
+    _release(control)
+    status = os.waitpid(init, 0)[1]
+    reported = os.read(report, 4)  # nothing if the init was killed
+    if len(reported) == 4:
+        status = int.from_bytes(reported, "little")
+    if os.WIFSIGNALED(status):  # end the same way, so the runner sees the same code
+        number = os.WTERMSIG(status)
+        if number != _signal.SIGKILL:
+            _signal.signal(number, _signal.SIG_DFL)
+        os.kill(os.getpid(), number)
+        os._exit(128 + number)
+    os._exit(os.waitstatus_to_exitcode(status))
+
+
+def _become_init(libc, report, control):
+    """Fork the program's process; in this one, stay as the namespace's init.
+
+    The init reaps orphans and, once the program's process has ended, reports its wait
+    status and exits, and the kernel kills what is left in the namespace. The program
+    is not the init itself, so that signals it sends itself act as anywhere else (an
+    init ignores those it has no handler for).
+    """
+    # before the fork, so the program can never ptrace the init; the program stays
+    # undumpable too, as in `root` mode (where changing uid makes it so)
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    program = os.fork()
+    if program == 0:
+        os.close(report)
+        return
+    _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+    _release(control)
+    while True:
+        pid, status = os.wait()
+        if pid == program:
+            os.write(report, status.to_bytes(4, "little"))
+            os._exit(0)
+
+
+def _read_only_root(libc):
+    """Make every mount read-only, recursively; nested mounts cannot undo it."""
+
+    class MountAttr(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_uint64) for name in ("set", "clr", "prop", "userns")]
+
+    libc.syscall.restype = ctypes.c_long
+    attr = MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
+    if libc.syscall(
+        SYS_MOUNT_SETATTR, AT_FDCWD, b"/", AT_RECURSIVE, ctypes.byref(attr), ctypes.sizeof(attr)
+    ):
+        raise _failed("mount_setattr / (Linux 5.12 or later)")
+
+
+def _drop_capabilities(libc):
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_uint32) for name in ("effective", "permitted", "inherit")]
+
+    if libc.capset(ctypes.byref(Header(CAPABILITY_VERSION_3, 0)), (Data * 2)()) != 0:
+        raise _failed("capset")
+
+
+def isolate(settings, control):
+    """Isolate this process; return notes on protections that could not be set up."""
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(CLONE_NEWNS | CLONE_NEWNET) != 0:
-        raise OSError(ctypes.get_errno(), "unshare")
+    userns = settings["mode"] == "userns"
+    notes = []
+    if userns:
+        report = _enter_namespaces(libc, control)
+    elif libc.unshare(CLONE_NEWNS | CLONE_NEWNET) != 0:
+        raise _failed("unshare")
     _mount(libc, "none", "/", None, MS_REC | MS_PRIVATE, None)
+    if userns:
+        _read_only_root(libc)
     size = f"size={settings['limits']['tmpfs_mb']}m,mode=1777"
     for target in ("/tmp", "/var/tmp", "/dev/shm"):
         if os.path.isdir(target):
             _mount(libc, "tmpfs", target, "tmpfs", 0, size)
-    for keep in settings["readable"]:
-        hidden = _hidden_ancestor(keep)
-        if hidden is None:
-            continue
-        stage = "/tmp/.rewardsmith-stage"
-        os.mkdir(stage)
-        _mount(libc, keep, stage, None, MS_BIND | MS_REC, None)
-        _mount(libc, "tmpfs", hidden, "tmpfs", 0, "size=1m,mode=755")
-        os.makedirs(keep, exist_ok=True)
-        _mount(libc, stage, keep, None, MS_BIND | MS_REC, None)
-        _mount(libc, None, keep, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None)
-        libc.umount2(stage.encode(), MNT_DETACH)
-        os.rmdir(stage)
+    if userns:
+        try:
+            _mount(libc, "proc", "/proc", "proc", 0, None)
+        except OSError:  # e.g. parts of the host's /proc are masked: show no process
+            _mount(libc, "tmpfs", "/proc", "tmpfs", 0, "size=1m,mode=555")
+            notes.append("no fresh /proc could be mounted: programs see an empty /proc")
+    for hidden in _hidden_dirs(settings):
+        if os.path.isdir(hidden):
+            _hide(libc, hidden, settings["readable"], rebind_readonly=not userns)
+    if userns:
+        try:
+            with open("/proc/sys/user/max_user_namespaces", "w") as file:
+                file.write("0")
+        except OSError:
+            notes.append("nested user namespaces could not be disallowed")
     work = "/tmp/work"
     os.mkdir(work)
-    os.chown(work, settings["uid"], settings["uid"])
+    if not userns:
+        os.chown(work, settings["uid"], settings["uid"])
     os.chdir(work)
     limits = settings["limits"]
+    processes = limits["processes"] + 2 * userns  # (the waiter and the init count too)
     for name, value in (
         ("RLIMIT_CPU", limits["cpu_seconds"]),
         ("RLIMIT_AS", limits["memory_mb"] << 20),
-        ("RLIMIT_NPROC", limits["processes"]),
+        ("RLIMIT_NPROC", processes),
         ("RLIMIT_NOFILE", limits["open_files"]),
         ("RLIMIT_FSIZE", limits["file_size_mb"] << 20),
         ("RLIMIT_CORE", 0),
     ):
         resource.setrlimit(getattr(resource, name), (value, value))
+    if userns:
+        _drop_capabilities(libc)
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    os.setgroups([])
-    os.setgid(settings["uid"])
-    os.setuid(settings["uid"])
+    if not userns:
+        os.setgroups([])
+        os.setgid(settings["uid"])
+        os.setuid(settings["uid"])
     os.environ.clear()
     os.environ.update({"PATH": "/usr/bin:/bin", "HOME": work, "LANG": "C.UTF-8"})
+    if userns:
+        _become_init(libc, report, control)
+    return notes
 
 
 def _requests(fd):
@@ -119,9 +325,12 @@ def serve(namespace, entry_point, requests, responses):
         out.write("!unprintable\n" if "\n" in text else "=" + text + "\n")
 
 
-def main():
-    control = os.fdopen(int(sys.argv[1]), "rb")
-    isolate(_frame(control))  # now unprivileged: the program arrives only after this
+def main(control):
+    settings = _frame(control)
+    notes = isolate(settings, control)  # now unprivileged: the program arrives after this
+    if settings.get("probe"):  # the runner checks that this mode works here
+        print("\n".join(["isolated", *notes]), flush=True)
+        sys.exit(0)
     job = _frame(control)
     control.close()
     if job is None:
@@ -136,4 +345,4 @@ def main():
         serve(namespace, job["entry_point"], 0, int(sys.argv[2]))
 
 
-main()
+main(control)  # noqa: F821 (defined by the stub that runs this, see runner.py)

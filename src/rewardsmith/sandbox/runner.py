@@ -1,19 +1,37 @@
 """Running untrusted Python programs in isolated child processes.
 
 Threat model: the program was written by a policy that is rewarded for passing, on the
-machine that trains it. Each layer below defends one thing:
+machine that trains it. There are two isolation modes, chosen once per process: `root`
+when running as root, else `userns` when this kernel lets an unprivileged user create
+user namespaces (checked once by isolating a child for real); with neither, the sandbox
+refuses to run (`available()` says why). Each layer below defends one thing:
 
-- a fresh network namespace (bootstrap.py): no network, not even loopback;
+- a fresh network namespace (bootstrap.py, both modes): no network, not even loopback;
 - a private mount namespace with tmpfs on /tmp, /var/tmp, /dev/shm and over hidden
-  directories such as /root: nothing written survives the run, nothing private is seen;
-- an unprivileged uid per concurrent run (claimed with a lock file), no groups and
-  no_new_privs: the host's files are read-only to it, and RLIMIT_NPROC bounds fork bombs
-  (root ignores that limit, so the uid matters);
+  directories such as /root: nothing written survives the run, nothing private is seen.
+  In `userns` mode every mount is also made read-only (recursively, so that no mount
+  namespace made later can undo it), the user's home directory and /run (the user's
+  D-Bus and agent sockets) are hidden too, and a fresh /proc shows only the run's
+  processes (other processes of the same user could otherwise be read through /proc);
+- `root`: an unprivileged uid per concurrent run (claimed with a lock file), no groups
+  and no_new_privs: the host's files are read-only to it and private ones unreadable,
+  and RLIMIT_NPROC bounds fork bombs (root ignores that limit, so the uid matters).
+  `userns`: the runner's own uid (1000 inside the namespace), every capability dropped,
+  no nested user namespaces, no_new_privs. WEAKER: the program can read every file the
+  runner's user can read, except in the hidden directories, keeps the user's
+  supplementary groups (an unprivileged user namespace cannot drop them), and can
+  connect to Unix sockets outside the hidden directories that the user may use.
+  RLIMIT_NPROC still bounds fork bombs: since Linux 5.14 it counts the processes of the
+  uid inside the run's own user namespace, i.e. of this run only;
 - RLIMIT_AS / CPU / NOFILE / FSIZE: memory bombs, busy loops, descriptor and disk
   exhaustion; a wall-clock deadline kills sleepers and signal-ignorers;
 - an empty environment: the parent's variables (tokens, keys) are not inherited;
-- after every run every process of the run's uid is killed, so nothing that daemonised
-  or started a new session survives;
+- nothing started by the program outlives its run, even if it daemonised or started a
+  new session: in `root` mode every process of the run's uid is killed after the run;
+  in `userns` mode the run has its own PID namespace, whose init (PID 1, beside the
+  program's PID 2) ends with the program or when the run is stopped, and the kernel
+  then kills every process in the namespace (killing by uid would kill the user's own
+  processes);
 - output is read up to a cap and the child is killed past it;
 - verdicts never come from the program: stdout is compared by the caller, and in
   `serve` mode the program only answers calls with literal values that the caller
@@ -30,6 +48,7 @@ import contextlib
 import fcntl
 import marshal
 import os
+import pwd
 import queue
 import selectors
 import signal
@@ -37,6 +56,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +64,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-BOOTSTRAP = (Path(__file__).with_name("bootstrap.py")).read_text()
+BOOTSTRAP_PATH = Path(__file__).with_name("bootstrap.py")
+# compiled once here, not in every child: the child's `-c` stub reads it as the first
+# control frame (the same interpreter runs both, so the marshal format is the same);
+# without docstrings it stays far below a pipe's buffer, so sending it never waits
+BOOTSTRAP_CODE = marshal.dumps(
+    compile(BOOTSTRAP_PATH.read_text(), str(BOOTSTRAP_PATH), "exec", optimize=2)
+)
+STUB = (
+    "import marshal, os, sys\n"
+    "control = os.fdopen(int(sys.argv[1]), 'rb')\n"
+    "exec(marshal.loads(control.read(int.from_bytes(control.read(4), 'little'))))\n"
+)
 UID_BASE, UID_SLOTS = 61000, 256
 LOCK_DIR = Path("/run/rewardsmith-sandbox") if os.access("/run", os.W_OK) else Path("/tmp")
 
@@ -92,13 +123,126 @@ class CallFailed(Exception):
     """A call into a served program did not return a literal value in time."""
 
 
+class WeakerIsolationWarning(RuntimeWarning):
+    """The sandbox runs in `userns` mode, whose protections are weaker than as root.
+
+    Emitted once per process, at the first run; turn it into an error
+    (`-W error::rewardsmith.sandbox.runner.WeakerIsolationWarning`) to refuse that mode.
+    """
+
+
+_MODE_LOCK = threading.Lock()
+_MODE: tuple[str, str, list[str]] | None = None  # (mode, why not, notes)
+_WARN_LOCK = threading.Lock()
+_WARNED = False
+
+
+def _mode() -> tuple[str, str, list[str]]:
+    """The isolation mode ('root', 'userns' or '' for none), why none, and notes on
+    protections that could not be set up; decided once per process."""
+    global _MODE
+    with _MODE_LOCK:
+        if _MODE is None:
+            if sys.platform != "linux":
+                _MODE = ("", "the sandbox needs Linux namespaces", [])
+            elif os.geteuid() == 0:
+                _MODE = ("root", "", [])
+            else:
+                why, notes = _probe_user_namespaces()
+                _MODE = ("", why, []) if why else ("userns", "", notes)
+        return _MODE
+
+
+def _probe_user_namespaces() -> tuple[str, list[str]]:
+    """Isolate one child in `userns` mode for real: ('', notes) if it worked, else why."""
+    control_read, control = os.pipe()
+    try:
+        process = _start_child(control_read)
+    finally:
+        os.close(control_read)
+    try:
+        with contextlib.suppress(BrokenPipeError):
+            settings = {**_settings(Limits(), 0, "userns"), "probe": True}
+            os.write(control, _code_frame() + _frame(settings))
+        os.close(control)
+        out, err = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        return "isolating a child in unprivileged user namespaces timed out", []
+    lines = out.decode(errors="replace").splitlines()
+    if process.returncode == 0 and lines[:1] == ["isolated"]:
+        return "", lines[1:]
+    detail = (err.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+    return (
+        "the sandbox needs root, or unprivileged user namespaces that allow mounts "
+        f"(isolating a child in them failed: {detail})",
+        [],
+    )
+
+
 def available() -> str:
-    """'' when the sandbox can run here, else why not (it needs root on Linux)."""
-    if sys.platform != "linux":
-        return "the sandbox needs Linux namespaces"
-    if os.geteuid() != 0:
-        return "the sandbox needs root to create namespaces and switch to a sandbox uid"
-    return ""
+    """'' when the sandbox can run here, else why not (it needs Linux, and root or
+    unprivileged user namespaces)."""
+    return _mode()[1]
+
+
+def mode() -> str:
+    """'root' or 'userns': how runs are isolated here ('' if they cannot be)."""
+    return _mode()[0]
+
+
+def _warn_once(notes: list[str]) -> None:
+    """Say, once per process, what `userns` mode protects less than `root` mode (each
+    time, if the warning is made an error: then every run is refused)."""
+    global _WARNED
+    with _WARN_LOCK:
+        if not _WARNED:
+            _warn(notes)
+            _WARNED = True
+
+
+def _warn(notes: list[str]) -> None:
+    groups = sorted(set(os.getgroups()) - {os.getgid()})
+    weaker = [
+        "they run as this user (uid 1000 inside), not as a separate sandbox uid, so they "
+        "can read every file this user can read, except in /tmp, /var/tmp, /dev/shm, "
+        "/run and the home directory, which they see empty",
+        "they keep this user's supplementary groups for file access, which an "
+        "unprivileged user namespace cannot drop"
+        + (f" (now {', '.join(map(str, groups))})" if groups else ""),
+        "they can connect to the Unix sockets outside those directories that this user "
+        "may use (a network namespace covers only the network and abstract sockets)",
+        *notes,
+    ]
+    warnings.warn(
+        "rewardsmith sandbox: not running as root, so untrusted programs are isolated "
+        "with unprivileged user namespaces instead: no network, no writes outside their "
+        "own tmpfs, their own PID namespace and /proc, every process killed with the "
+        "run, RLIMIT_NPROC per run. Weaker than as root: "
+        + "; ".join(weaker)
+        + ". For full isolation run as root, or else as a dedicated user without "
+        "privileged groups whose files hold nothing secret; make this warning an error "
+        "to refuse this mode.",
+        WeakerIsolationWarning,
+        stacklevel=5,
+    )
+
+
+def _hidden_in_userns() -> list[str]:
+    """The runner's home directories and /run: hidden from `userns` mode programs."""
+    homes = [os.environ.get("HOME", "")]
+    with contextlib.suppress(KeyError):
+        homes.append(pwd.getpwuid(os.geteuid()).pw_dir)
+    return sorted({path for path in (*homes, "/run") if path and os.path.isabs(path)})
+
+
+def _settings(limits: Limits, uid: int, mode: str) -> dict[str, Any]:
+    settings = {"mode": mode, "uid": uid, "limits": limits.model_dump()}
+    settings["readable"] = [os.path.realpath(sys.base_prefix)]
+    if mode == "userns":
+        settings["hide"] = _hidden_in_userns()
+    return settings
 
 
 @contextlib.contextmanager
@@ -152,11 +296,34 @@ def _frame(payload: object) -> bytes:
     return len(blob).to_bytes(4, "little") + blob
 
 
+def _code_frame() -> bytes:
+    """The first control frame: the bootstrap, compiled."""
+    return len(BOOTSTRAP_CODE).to_bytes(4, "little") + BOOTSTRAP_CODE
+
+
+def _start_child(control: int, *more_fds: int) -> subprocess.Popen:
+    """A `python -I -S` child that will run the bootstrap sent on `control`."""
+    return subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", STUB, str(control), *map(str, more_fds)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        pass_fds=(control, *more_fds),
+        env={},
+        start_new_session=True,
+    )
+
+
 class _Worker:
-    """A child that has isolated itself as a sandbox uid and waits for its program."""
+    """A child that has isolated itself (as a sandbox uid in `root` mode, in its own
+    namespaces in `userns` mode) and waits for its program."""
 
     def __init__(self, limits: Limits) -> None:
-        self.claim = _claimed_uid()
+        self.mode = mode()
+        if not self.mode:
+            raise RuntimeError(f"the sandbox cannot run here: {available()}")
+        # in `userns` mode the namespaces part runs: no uid to claim, none to kill by
+        self.claim = _claimed_uid() if self.mode == "root" else contextlib.nullcontext(0)
         uid = self.claim.__enter__()
         try:
             self._spawn(limits, uid)
@@ -167,19 +334,10 @@ class _Worker:
     def _spawn(self, limits: Limits, uid: int) -> None:
         control_read, self.control = os.pipe()
         self.responses, response_write = os.pipe()
-        self.process = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", BOOTSTRAP, str(control_read), str(response_write)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            pass_fds=(control_read, response_write),
-            env={},
-            start_new_session=True,
-        )
+        self.process = _start_child(control_read, response_write)
         os.close(control_read)
         os.close(response_write)
-        settings = {"uid": uid, "limits": limits.model_dump(), "readable": [sys.base_prefix]}
-        os.write(self.control, _frame(settings))
+        os.write(self.control, _code_frame() + _frame(_settings(limits, uid, self.mode)))
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -196,9 +354,27 @@ class _Worker:
             os.close(self.control)
             self.control = -1
 
+    def kill(self) -> None:
+        """Stop the child and everything it started.
+
+        `root`: SIGKILL (the rest of the uid is killed in `finish`). `userns`: SIGTERM
+        to the waiter outside the namespace, which kills and reaps the namespace's init
+        (the kernel then kills every process in it); SIGKILL only if that hangs, as the
+        init would then be left to a reaper that may never reap it.
+        """
+        if self.mode == "root":
+            self.process.kill()
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
     def finish(self) -> None:
-        """Kill the child and everything of its uid, and give the uid back."""
-        self.process.kill()
+        """Kill the child and everything it started, and give its uid back."""
+        self.kill()
         self.process.wait()
         for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
             if stream is not None:
@@ -258,6 +434,11 @@ WARM_WORKERS = 4
 
 def _worker(limits: Limits) -> _Worker:
     """A warm worker for these limits (pools are kept per set of limits)."""
+    found, why, notes = _mode()
+    if not found:
+        raise RuntimeError(f"the sandbox cannot run here: {why}")
+    if found == "userns":
+        _warn_once(notes)
     with _POOLS_LOCK:
         if limits not in _POOLS:
             _POOLS[limits] = _WarmPool(limits, WARM_WORKERS)
@@ -281,15 +462,16 @@ def run(program: str, stdin: bytes = b"", limits: Limits | None = None) -> RunRe
     try:
         started = time.perf_counter()
         worker.start(program, "script")
-        result = _collect(worker.process, stdin, limits)
+        result = _collect(worker, stdin, limits)
         result.seconds = time.perf_counter() - started
         return result
     finally:
         worker.finish()
 
 
-def _collect(process: subprocess.Popen, stdin: bytes, limits: Limits) -> RunResult:
+def _collect(worker: _Worker, stdin: bytes, limits: Limits) -> RunResult:
     """Feed stdin and read stdout/stderr together, never blocking past the deadline."""
+    process = worker.process
     assert process.stdin and process.stdout and process.stderr
     deadline = time.monotonic() + limits.wall_seconds
     buffers = {process.stdout.fileno(): bytearray(), process.stderr.fileno(): bytearray()}
@@ -327,11 +509,11 @@ def _collect(process: subprocess.Popen, stdin: bytes, limits: Limits) -> RunResu
     if not process.stdin.closed:
         process.stdin.close()
     if timed_out or capped:
-        process.kill()
+        worker.kill()
     try:
         exit_code = process.wait(timeout=max(0.1, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
-        process.kill()
+        worker.kill()
         exit_code, timed_out = process.wait(), True
     out, err = (
         bytes(buffers[s.fileno()][: limits.output_bytes]) for s in (process.stdout, process.stderr)

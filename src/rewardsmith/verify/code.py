@@ -13,7 +13,9 @@ whole completion when it has none. Three test shapes, as RL code datasets write 
   plain value, so no object with a rigged `__eq__`, exit code or printed marker can pass.
   Each top-level statement of `check` is one test.
 
-Modes: `all_pass` (1 iff every test passes; stops at the first failure) and `fraction`.
+Modes: `all_pass` (1 iff every test passes; stops at the first failure), `fraction`
+(the share of tests passed), and `difficulty` (VeRPO's difficulty-weighted partial
+credit, with per-test pass rates kept in the training-state store; see code_difficulty).
 """
 
 from __future__ import annotations
@@ -33,15 +35,23 @@ from rewardsmith.core.component import InvalidSample, Params, SampleComponent
 from rewardsmith.core.config import BuildContext, ConfigError, register
 from rewardsmith.core.types import Group, Sample, Score
 from rewardsmith.sandbox.runner import AST_LOCK, CallFailed, Limits, Session, available, run
+from rewardsmith.verify.code_difficulty import (
+    SuiteRun,
+    suite_key,
+    suite_weights,
+    weighted_reward,
+)
 from rewardsmith.verify.text import final_region
 
 _FENCE = re.compile(r"```([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 
 
 class CodeParams(Params):
-    mode: Literal["all_pass", "fraction"] = "all_pass"
+    mode: Literal["all_pass", "fraction", "difficulty"] = "all_pass"
     limits: Limits = Field(default_factory=Limits)
     concurrency: int = Field(default=4, ge=1)
+    partial_scale: float = Field(default=0.5, gt=0, lt=1)  # difficulty mode: partial < pass
+    prior_strength: float = Field(default=16.0, ge=0)  # difficulty mode: history's weight
 
 
 def humaneval_reference(problem: Mapping[str, Any]) -> dict[str, Any]:
@@ -78,8 +88,29 @@ class CodeVerifier(SampleComponent):
     def score_batch(self, groups: list[Group]) -> list[list[Score]]:
         samples = [sample for group in groups for sample in group.samples]
         with ThreadPoolExecutor(self.params.concurrency) as threads:
-            scores = iter(list(threads.map(self.guarded, samples)))
-        return [[next(scores) for _ in group.samples] for group in groups]
+            scores = list(threads.map(self.guarded, samples))
+        if self.params.mode == "difficulty":
+            self._weigh_by_difficulty(scores)
+        flat = iter(scores)
+        return [[next(flat) for _ in group.samples] for group in groups]
+
+    def _weigh_by_difficulty(self, scores: list[Score]) -> None:
+        """Replace each checked sample's value by its VeRPO difficulty-weighted reward."""
+        members: dict[str, list[Score]] = {}
+        for score in scores:
+            if score.ok:
+                members.setdefault(score.info["suite"], []).append(score)
+        runs = [
+            SuiteRun(key, group[0].info["total"], [_passed(s) for s in group])
+            for key, group in members.items()
+        ]
+        weights = suite_weights(runs, self.ctx.store(), self.params.prior_strength)
+        for key, group in members.items():
+            for score in group:
+                score.value = weighted_reward(
+                    _passed(score), weights[key], self.params.partial_scale
+                )
+                score.info["weights"] = [round(w, 4) for w in weights[key]]
 
     def score_sample(self, sample: Sample) -> Score:
         reference = sample.reference
@@ -102,6 +133,8 @@ class CodeVerifier(SampleComponent):
             "total": total,
             "tests": [{"ok": ok, "note": note} for ok, note in results],
         }
+        if self.params.mode == "difficulty":
+            info["suite"] = suite_key(reference)
         return Score(value, info=info)
 
     def _stop(self, ok: bool) -> bool:
@@ -172,6 +205,10 @@ class CodeVerifier(SampleComponent):
                 if self._stop(results[-1][0]):
                     break
         return results
+
+
+def _passed(score: Score) -> list[bool]:
+    return [test["ok"] for test in score.info["tests"]]
 
 
 def _tests(reference: Mapping[str, Any], required: tuple[str, ...]) -> list[Mapping[str, Any]]:
