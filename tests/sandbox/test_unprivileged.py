@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from rewardsmith.sandbox.runner import SCRATCH_DIRS
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 DRIVER = HERE / "userns_driver.py"
@@ -118,7 +120,8 @@ def drive(
 def shared_dir() -> Iterator[Path]:
     """A world-writable directory outside /tmp, /var/tmp and /dev/shm (which the sandbox
     replaces anyway): only the read-only mounts can keep programs from writing there."""
-    path = Path(tempfile.mkdtemp(prefix=".userns-test-", dir=HERE))
+    scratch = any(HERE.is_relative_to(d) for d in SCRATCH_DIRS)  # e.g. a clone in /tmp
+    path = Path(tempfile.mkdtemp(prefix=".userns-test-", dir="/var/lib" if scratch else HERE))
     path.chmod(0o777)
     try:
         yield path

@@ -84,6 +84,9 @@ LOCK_DIR = Path("/run/rewardsmith-sandbox") if os.access("/run", os.W_OK) else P
 # parsing or compiling ASTs from several threads at once can fail with a SystemError.
 AST_LOCK = threading.Lock()
 
+# Replaced by a fresh tmpfs in every run: an interpreter installed here cannot run there.
+SCRATCH_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+
 
 class Limits(BaseModel):
     """Per-run limits, with safe defaults."""
@@ -145,12 +148,24 @@ def _mode() -> tuple[str, str, list[str]]:
         if _MODE is None:
             if sys.platform != "linux":
                 _MODE = ("", "the sandbox needs Linux namespaces", [])
+            elif _under_scratch(sys.base_prefix):
+                _MODE = (
+                    "",
+                    f"the interpreter lives in {sys.base_prefix}, inside a "
+                    f"directory the sandbox replaces ({', '.join(SCRATCH_DIRS)})",
+                    [],
+                )
             elif os.geteuid() == 0:
                 _MODE = ("root", "", [])
             else:
                 why, notes = _probe_user_namespaces()
                 _MODE = ("", why, []) if why else ("userns", "", notes)
         return _MODE
+
+
+def _under_scratch(path: str) -> bool:
+    real = os.path.realpath(path)
+    return any(real == d or real.startswith(d + os.sep) for d in SCRATCH_DIRS)
 
 
 def _probe_user_namespaces() -> tuple[str, list[str]]:
