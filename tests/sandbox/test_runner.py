@@ -217,3 +217,12 @@ def test_large_stdin_is_fed_without_blocking_even_if_never_read():
     start = time.perf_counter()
     ignored = run("import time\ntime.sleep(60)", big, limits=Limits(wall_seconds=1))
     assert ignored.timed_out and time.perf_counter() - start < 5
+
+
+def test_refuses_an_interpreter_inside_a_replaced_directory(monkeypatch):
+    from rewardsmith.sandbox import runner
+
+    monkeypatch.setattr(runner, "_MODE", None)
+    monkeypatch.setattr(runner.sys, "base_prefix", "/tmp/python-3.11")
+    assert "/tmp/python-3.11" in runner.available() and runner.mode() == ""
+    monkeypatch.setattr(runner, "_MODE", None)  # decided again for the other tests
