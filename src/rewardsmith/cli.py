@@ -22,7 +22,7 @@ from rewardsmith.advantage.estimators import METHODS, compute_advantages
 from rewardsmith.api import load_reward
 from rewardsmith.core.config import ConfigError
 from rewardsmith.core.pipeline import Reward, group_key, parse_sample
-from rewardsmith.core.types import Group, Sample, Score
+from rewardsmith.core.types import DenseReward, Group, Sample, Score
 from rewardsmith.report.summary import BatchSummary
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -53,6 +53,13 @@ def score(
     summary_json: Annotated[
         Path | None, typer.Option(help="Also write the summary as JSON here.")
     ] = None,
+    dense_format: Annotated[
+        str,
+        typer.Option(
+            help="How `dense` is written: step (one span per step) or token (one entry per "
+            "completion token, the step's reward on its last token; needs token_offsets)."
+        ),
+    ] = "step",
     state: Annotated[
         str | None,
         typer.Option(
@@ -62,6 +69,8 @@ def score(
     ] = None,
 ) -> None:
     """Score INPUT_PATH with a reward and write one output line per input line, in order."""
+    if dense_format not in ("step", "token"):
+        _fail(f"--dense-format: expected step or token, got {dense_format!r}")
     if advantage is not None and advantage not in METHODS:
         _fail(f"--advantage: unknown method {advantage!r}; allowed: {', '.join(METHODS)}")
     try:
@@ -86,6 +95,8 @@ def score(
     summary.seconds = time.perf_counter() - start
     if advantage is not None:
         _add_advantages(groups, scores, advantage)
+    if dense_format == "token":
+        _dense_per_token(samples, scores)
     _write(output, records, scores)
     console.print(summary.table(title=f"rewardsmith score · {reward}"))
     if summary_json is not None:
@@ -185,6 +196,22 @@ def _add_advantages(groups: list[list[int]], scores: dict[int, Score], method: s
         for index, value in zip(indices, values, strict=True):
             scores[index].info["advantage"] = {"method": method, "zero_variance": flat}
             scores[index].advantage = value
+
+
+def _dense_per_token(samples: dict[int, Sample], scores: dict[int, Score]) -> None:
+    """Step spans -> one entry per token, each step's reward on its last token."""
+    for index, score in scores.items():
+        offsets = samples[index].token_offsets
+        if score.dense is None or offsets is None:
+            continue
+        per_token = [0.0] * len(offsets)
+        for span in score.dense:
+            if span.token_end is not None and span.token_end > 0:
+                per_token[span.token_end - 1] += span.reward
+        score.dense = [
+            DenseReward(start, end, reward, token, token + 1)
+            for token, ((start, end), reward) in enumerate(zip(offsets, per_token, strict=True))
+        ]
 
 
 def _write(path: Path, records: list[dict[str, Any]], scores: dict[int, Score]) -> None:

@@ -225,3 +225,43 @@ def test_unknown_state_url_is_refused_before_any_work(tmp_path):
     )
     assert result.returncode == 2
     assert "state" in result.stderr and "ftp://x" in result.stderr
+
+
+def test_process_example_writes_dense_spans_and_a_component_per_aggregator(tmp_path):
+    out = tmp_path / "out.jsonl"
+    result = run_cli(
+        "score",
+        "examples/process/group.jsonl",
+        "--reward",
+        "examples/process/pipeline.yaml",
+        "-o",
+        out,
+    )
+    assert result.returncode == 0, result.stderr
+    aggregators = {"gated", "sum", "min_form", "min_form_soft", "clip", "clip_delta"}
+    for row in read_jsonl(out):
+        assert len(row["dense"]) == len(row["step_scores"]) > 0
+        assert aggregators | {"progress", "atomic", "outcome"} <= set(row["components"])
+
+
+def test_dense_per_token_puts_each_step_reward_on_its_last_token(tmp_path):
+    row = {
+        "completion": "ab\n\ncd",
+        "token_offsets": [[0, 2], [2, 4], [4, 6]],
+        "step_scores": [0.5, -0.25],
+    }
+    source = write_lines(tmp_path / "in.jsonl", [json.dumps(row)])
+    config = tmp_path / "reward.yaml"
+    config.write_text("reward: {type: process, split: blank_line}\n")
+    out = tmp_path / "out.jsonl"
+    result = run_cli("score", source, "-r", config, "-o", out, "--dense-format", "token")
+    assert result.returncode == 0, result.stderr
+    [scored] = read_jsonl(out)
+    assert [d["reward"] for d in scored["dense"]] == [0.0, 0.5, -0.25]
+    assert [(d["start"], d["end"], d["token_start"]) for d in scored["dense"]] == [
+        (0, 2, 0),
+        (2, 4, 1),
+        (4, 6, 2),
+    ]
+    bad = run_cli("score", source, "-r", config, "-o", out, "--dense-format", "chars")
+    assert bad.returncode == 2 and "--dense-format" in bad.stderr

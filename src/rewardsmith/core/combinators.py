@@ -3,7 +3,11 @@
 Each combinator scores its parts on the whole batch, then combines their values sample
 by sample. Every part's value stays visible in `Score.components`, every part's
 explanation in `Score.info`, and the worst status of any part becomes the status of the
-whole (a part that failed contributes its fallback reward).
+whole (a part that failed contributes its fallback reward). Dense (per-step) rewards
+combine like the values where that is linear: `weighted_sum` adds its parts' dense
+rewards span by span with the same weights, `schedule` scales them, `gate` keeps the
+reward's only when the condition passes, `min`/`max` keep the chosen part's; `product`
+and `clip` have none.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from pydantic import Field, model_validator
 
 from rewardsmith.core.component import Component, Params
 from rewardsmith.core.config import BuildContext, register
-from rewardsmith.core.types import Group, Sample, Score, Status
+from rewardsmith.core.types import DenseReward, Group, Sample, Score, Status
 
 
 class Combinator(Component):
@@ -35,6 +39,10 @@ class Combinator(Component):
     @abstractmethod
     def combine(self, parts: list[Score], sample: Sample) -> tuple[float, dict[str, Any]]:
         """The combined value for one sample, and what to say about it in `info`."""
+
+    def dense_weights(self, parts: list[Score], sample: Sample) -> list[float] | None:
+        """How much each part's dense rewards count in the whole's (None: no dense)."""
+        return None
 
     def children(self) -> list[Component]:
         return self.parts
@@ -61,6 +69,9 @@ class Combinator(Component):
                     combined.info.update(score.info)
                 if note:
                     combined.info[self.name] = note
+                weights = self.dense_weights(scores, sample)
+                if weights is not None:
+                    combined.dense = merge_dense([x.dense for x in scores], weights)
                 row.append(combined)
             merged.append(row)
         return merged
@@ -101,6 +112,9 @@ class WeightedSum(ListCombinator):
         weights = self.params.weights or [1.0] * len(parts)
         return sum(w * p.value for w, p in zip(weights, parts, strict=True)), {}
 
+    def dense_weights(self, parts: list[Score], sample: Sample) -> list[float] | None:
+        return self.params.weights or [1.0] * len(parts)
+
 
 @register("product")
 class Product(ListCombinator):
@@ -121,6 +135,9 @@ class Minimum(ListCombinator):
     def combine(self, parts: list[Score], sample: Sample) -> tuple[float, dict[str, Any]]:
         return min(p.value for p in parts), {}
 
+    def dense_weights(self, parts: list[Score], sample: Sample) -> list[float] | None:
+        return _one_hot(parts, min(range(len(parts)), key=lambda i: parts[i].value))
+
 
 @register("max")
 class Maximum(ListCombinator):
@@ -130,6 +147,9 @@ class Maximum(ListCombinator):
 
     def combine(self, parts: list[Score], sample: Sample) -> tuple[float, dict[str, Any]]:
         return max(p.value for p in parts), {}
+
+    def dense_weights(self, parts: list[Score], sample: Sample) -> list[float] | None:
+        return _one_hot(parts, max(range(len(parts)), key=lambda i: parts[i].value))
 
 
 class ClipParams(Params):
@@ -188,6 +208,10 @@ class Gate(Combinator):
         passed = condition.ok and condition.value >= self.params.threshold
         return (reward.value if passed else self.params.penalty), {"passed": passed}
 
+    def dense_weights(self, parts: list[Score], sample: Sample) -> list[float] | None:
+        condition = parts[0]
+        return [0.0, float(condition.ok and condition.value >= self.params.threshold)]
+
 
 class ScheduleParams(Params):
     of: Any
@@ -236,6 +260,28 @@ class Schedule(Combinator):
     def combine(self, parts: list[Score], sample: Sample) -> tuple[float, dict[str, Any]]:
         weight = self.weight(sample.step)
         return weight * parts[0].value, {"step": sample.step, "weight": weight}
+
+    def dense_weights(self, parts: list[Score], sample: Sample) -> list[float] | None:
+        return [self.weight(sample.step)]
+
+
+def _one_hot(parts: list[Score], chosen: int) -> list[float]:
+    return [float(i == chosen) for i in range(len(parts))]
+
+
+def merge_dense(
+    parts: list[list[DenseReward] | None], weights: list[float]
+) -> list[DenseReward] | None:
+    """The weighted sum of the parts' dense rewards, span by span (None if none has any)."""
+    if all(dense is None for dense in parts):
+        return None
+    total: dict[tuple[int, int, int | None, int | None], float] = {}
+    for dense, weight in zip(parts, weights, strict=True):
+        for span in dense or []:
+            key = (span.start, span.end, span.token_start, span.token_end)
+            total[key] = total.get(key, 0.0) + weight * span.reward
+    ordered = sorted(total.items(), key=lambda item: item[0][:2])
+    return [DenseReward(a, b, reward, ts, te) for (a, b, ts, te), reward in ordered]
 
 
 def _interpolate(points: list[tuple[int, float]], step: int) -> float:

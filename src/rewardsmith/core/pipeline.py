@@ -145,6 +145,11 @@ _EXPECTED = {
     "prompt": "a string or a list of {role, content} messages",
     "group_id": "a string",
     "meta": "an object",
+    "logprobs": "a list of numbers, one per completion token",
+    "ref_logprobs": "a list of numbers, one per completion token",
+    "token_offsets": "a list of [start, end] character spans, one per completion token",
+    "steps": "a list of step texts",
+    "step_scores": "a list of numbers, one per step",
 }
 
 

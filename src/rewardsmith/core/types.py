@@ -52,6 +52,9 @@ class Sample(BaseModel):
     logprobs: list[float] | None = None
     ref_logprobs: list[float] | None = None
     entropies: list[float] | None = None
+    token_offsets: list[tuple[int, int]] | None = None  # each completion token's char span
+    steps: list[str] | None = None  # explicit reasoning steps, in order
+    step_scores: list[float] | None = None  # one external PRM score (or value) per step
 
     @field_validator("group_id", mode="before")
     @classmethod

@@ -1,0 +1,1 @@
+"""Dense rewards: step segmentation, step and token scores, credit assignment, LM scoring."""
