@@ -47,6 +47,14 @@ def test_the_example_reward_is_pure_min_form_plus_outcome(example_scores):
     # dense: G_t - G_{t+1} with G_t = min of the scores from step t on (0.92, 0.95, 0.97),
     # and the outcome on the last step; the return from step 0 is the value
     assert [s.reward for s in example_scores["A"].dense] == pytest.approx([-0.03, -0.02, 1.97])
+    assert example_scores["A"].info["pure"]["returns"] == pytest.approx([1.92, 1.95, 1.97])
+
+
+def test_returns_are_discounted_by_gamma():
+    spec = {"type": "process", "split": "blank_line", "gamma": 0.5}
+    with Reward.from_spec(spec) as reward:
+        [score] = reward.score([{"completion": "a\n\nb\n\nc", "step_scores": [1, 2, 4]}])
+    assert score.info["process"]["returns"] == pytest.approx([1 + 0.5 * 2 + 0.25 * 4, 4.0, 4.0])
 
 
 def test_padding_with_sound_steps_pays_under_sum_but_not_min_form_or_clip(example_scores):

@@ -17,6 +17,7 @@ A source is a function from a batch of samples and their steps to step scores
 The outcome (`outcome`, any component) is scored on the same batch and stays a separate
 component, as PRIME keeps it; `progress`, `gated` and `atomic` need it, and for the
 other rules it is added to the last step (PURE adds the verifiable reward at the end).
+`info.returns` holds the return from every step, discounted by `gamma` (1 by default).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class ProcessParams(Params):
     alpha_start: float = 0.5  # atomic
     alpha_end: float = 0.0  # atomic
     decay_steps: int = Field(default=1000, ge=1)  # atomic
+    gamma: float = Field(default=1.0, ge=0, le=1)  # discount of the per-step returns in info
 
     @model_validator(mode="after")
     def _consistent(self) -> ProcessParams:
@@ -118,7 +120,7 @@ class ProcessReward(Component):
         problem = steps if isinstance(steps, str) else scores if isinstance(scores, str) else ""
         if problem:
             failed = Score.failed(Status.INVALID, self.fallback, problem)
-            return _with_outcome(failed, outcome)
+            return self._with_outcome(failed, outcome)
         assert not isinstance(steps, str) and not isinstance(scores, str)
         outcome_value = outcome.value if outcome is not None else None
         result = self._credit(scores, outcome_value, sample.step)
@@ -126,9 +128,14 @@ class ProcessReward(Component):
             DenseReward(step.start, step.end, reward, step.token_start, step.token_end)
             for step, reward in zip(steps, result.step_rewards, strict=False)
         ]
-        info = {"credit": self.params.credit, "steps": len(steps), "step_scores": scores}
+        info = {
+            "credit": self.params.credit,
+            "steps": len(steps),
+            "step_scores": scores,
+            "returns": credit.discounted_returns(result.step_rewards, self.params.gamma),
+        }
         score = Score(result.value, info=info, dense=dense)
-        return _with_outcome(score, outcome)
+        return self._with_outcome(score, outcome)
 
     def _credit(self, scores: list[float], outcome: float | None, step: int) -> credit.Credit:
         p = self.params
@@ -150,19 +157,22 @@ class ProcessReward(Component):
             ),
         }
         result = rules[p.credit]()
-        if outcome is not None and p.credit not in NEEDS_OUTCOME and result.step_rewards:
-            rewards = [*result.step_rewards[:-1], result.step_rewards[-1] + outcome]
-            result = credit.Credit(rewards, result.value + outcome)
-        return result
+        if outcome is None or p.credit in NEEDS_OUTCOME:
+            return result
+        rewards = list(result.step_rewards)
+        if rewards:  # (without steps the outcome is still the return)
+            rewards[-1] += outcome
+        return credit.Credit(rewards, result.value + outcome)
 
-
-def _with_outcome(score: Score, outcome: Score | None) -> Score:
-    """Keep the outcome visible as its own component, and its worst status."""
-    if outcome is not None:
+    def _with_outcome(self, score: Score, outcome: Score | None) -> Score:
+        """Keep the outcome visible as its own component (and info), and its worst status."""
+        if outcome is None:
+            return score
+        score.info = {self.name: score.info}
         score.components.update(outcome.components)
         score.info.update(outcome.info)
         score.status = Status.worst([score.status, outcome.status])
-    return score
+        return score
 
 
 def _given_step_scores(
