@@ -10,12 +10,13 @@ from typing import Any
 from rewardsmith.core import combinators
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.core.types import Sample, Score
+from rewardsmith.process import likelihood
 from rewardsmith.process import reward as process
 from rewardsmith.state import StateStore
 from rewardsmith.verify import choice, code, format, math, qa, sql
 
 # Importing a module registers its components under their config names.
-BUILT_IN_MODULES = (combinators, choice, code, format, math, process, qa, sql)
+BUILT_IN_MODULES = (combinators, choice, code, format, likelihood, math, process, qa, sql)
 
 
 def default_workers() -> int:

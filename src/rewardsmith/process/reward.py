@@ -82,7 +82,7 @@ class ProcessReward(Component):
         return [] if self.outcome is None else [self.outcome]
 
     def score_batch(self, groups: list[Group]) -> list[list[Score]]:
-        samples = [sample for group in groups for sample in group.samples]
+        samples = self._with_model_logprobs([s for group in groups for s in group.samples])
         outcomes = [s for row in self.outcome.run(groups) for s in row] if self.outcome else []
         steps: list[list[Step] | str] = [self._steps(sample) for sample in samples]
         usable = [i for i, cut in enumerate(steps) if not isinstance(cut, str)]
@@ -96,6 +96,24 @@ class ProcessReward(Component):
         ]
         rows = iter(flat)
         return [[next(rows) for _ in group.samples] for group in groups]
+
+    def _with_model_logprobs(self, samples: list[Sample]) -> list[Sample]:
+        """Samples without log-probabilities get them from `model` and `ref_model`."""
+        p = self.params
+        if p.source != "implicit_prm" or p.model is None or p.ref_model is None:
+            return samples
+        from rewardsmith.process.lm import load_lm  # the optional `lm` extra
+
+        missing = [i for i, s in enumerate(samples) if s.logprobs is None]
+        prompts = [samples[i].prompt_text for i in missing]
+        completions = [samples[i].completion for i in missing]
+        policy = load_lm(p.model).token_logprobs(prompts, completions)
+        reference = load_lm(p.ref_model).token_logprobs(prompts, completions)
+        out = list(samples)
+        for i, mine, theirs in zip(missing, policy, reference, strict=True):
+            update = {"logprobs": mine.logprobs, "ref_logprobs": theirs.logprobs}
+            out[i] = samples[i].model_copy(update={**update, "token_offsets": mine.offsets})
+        return out
 
     def _steps(self, sample: Sample) -> list[Step] | str:
         """The sample's steps, or why it has none."""
