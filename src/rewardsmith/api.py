@@ -12,11 +12,23 @@ from rewardsmith.core.pipeline import Reward
 from rewardsmith.core.types import Sample, Score
 from rewardsmith.process import likelihood
 from rewardsmith.process import reward as process
+from rewardsmith.shaping import transforms
 from rewardsmith.state import StateStore
 from rewardsmith.verify import choice, code, format, math, qa, sql
 
 # Importing a module registers its components under their config names.
-BUILT_IN_MODULES = (combinators, choice, code, format, likelihood, math, process, qa, sql)
+BUILT_IN_MODULES = (
+    combinators,
+    choice,
+    code,
+    format,
+    likelihood,
+    math,
+    process,
+    qa,
+    sql,
+    transforms,
+)
 
 
 def default_workers() -> int:

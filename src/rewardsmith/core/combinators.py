@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from rewardsmith.core.component import Component, Params
+from rewardsmith.core.component import Component, InvalidSample, Params
 from rewardsmith.core.config import BuildContext, register
 from rewardsmith.core.types import DenseReward, Group, Sample, Score, Status
 
@@ -60,10 +60,12 @@ class Combinator(Component):
             row = []
             for s, sample in enumerate(group.samples):
                 scores = [part_scores[g][s] for part_scores in by_part]
-                value, note = self.combine(scores, sample)
-                combined = Score(
-                    value=float(value), status=Status.worst([x.status for x in scores])
-                )
+                try:
+                    value, note = self.combine(scores, sample)
+                    status = Status.worst([x.status for x in scores])
+                except InvalidSample as exc:  # this sample lacks what combining needs
+                    value, note, status = self.fallback, {"error": str(exc)}, Status.INVALID
+                combined = Score(value=float(value), status=status)
                 for score in scores:
                     combined.components.update(score.components)
                     combined.info.update(score.info)

@@ -1,0 +1,1 @@
+"""`shaping`: rewards reshaped from a verifier's verdict and the rollouts' lengths."""
