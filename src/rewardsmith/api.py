@@ -10,9 +10,10 @@ from typing import Any
 from rewardsmith.core import combinators
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.core.types import Sample, Score
+from rewardsmith.noise import components as noise
 from rewardsmith.process import likelihood
 from rewardsmith.process import reward as process
-from rewardsmith.shaping import transforms
+from rewardsmith.shaping import length, transforms
 from rewardsmith.state import StateStore
 from rewardsmith.verify import choice, code, format, math, qa, sql
 
@@ -27,6 +28,8 @@ BUILT_IN_MODULES = (
     process,
     qa,
     sql,
+    length,
+    noise,
     transforms,
 )
 

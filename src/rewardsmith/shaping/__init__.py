@@ -1,1 +1,1 @@
-"""`shaping`: rewards reshaped from a verifier's verdict and the rollouts' lengths."""
+"""`shaping`: length-efficiency rewards, reward transforms, ensembles and calibration."""
