@@ -13,7 +13,7 @@ from rewardsmith.core.types import Sample, Score
 from rewardsmith.noise import components as noise
 from rewardsmith.process import likelihood
 from rewardsmith.process import reward as process
-from rewardsmith.shaping import length, transforms
+from rewardsmith.shaping import constrained, length, transforms
 from rewardsmith.state import StateStore
 from rewardsmith.verify import choice, code, format, math, qa, sql
 
@@ -28,6 +28,7 @@ BUILT_IN_MODULES = (
     process,
     qa,
     sql,
+    constrained,
     length,
     noise,
     transforms,
