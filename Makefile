@@ -32,6 +32,8 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/math_throughput.py
 	$(BIN)/python bench/code_throughput.py
+	$(BIN)/python bench/noise_simulation.py
+	$(BIN)/python bench/length_simulation.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info examples/out
