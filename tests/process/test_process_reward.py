@@ -118,3 +118,11 @@ def test_values_do_not_depend_on_what_else_is_in_the_batch():
         alone = [reward.score([row])[0].value for row in EXAMPLE]
         reverse = [s.value for s in reward.score(EXAMPLE[::-1])][::-1]
     assert together == alone == reverse
+
+
+def test_model_paths_are_checked_before_any_work(tmp_path):
+    spec = {"type": "process", "source": "implicit_prm", "model": str(tmp_path), "ref_model": "x"}
+    with pytest.raises(ConfigError, match=r"reward\.model: no model saved at"):
+        Reward.from_spec(spec)
+    with pytest.raises(ConfigError, match=r"reward\.model: no model saved at"):
+        Reward.from_spec({"type": "likelihood", "model": str(tmp_path)})

@@ -17,8 +17,9 @@ from typing import Any, Literal
 from pydantic import Field
 
 from rewardsmith.core.component import Component, Params
-from rewardsmith.core.config import register
+from rewardsmith.core.config import BuildContext, ConfigError, register
 from rewardsmith.core.types import Group, Sample, Score, Status
+from rewardsmith.process.lm import unusable
 
 THINK_END = "</think>"
 
@@ -36,6 +37,11 @@ class LikelihoodReward(Component):
 
     Params = LikelihoodParams
     params: LikelihoodParams
+
+    def __init__(self, params: Params, ctx: BuildContext, **kwargs: Any) -> None:
+        super().__init__(params, ctx, **kwargs)
+        if why := unusable(self.params.model):
+            raise ConfigError(f"{self.path}.model: {why}")
 
     def score_batch(self, groups: list[Group]) -> list[list[Score]]:
         from rewardsmith.process.lm import load_lm  # the optional `lm` extra

@@ -21,6 +21,7 @@ How a (prompt, completion) pair is scored:
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import math
 import os
@@ -62,6 +63,17 @@ class TokenLogprobs:
     def total(self) -> float:
         """The completion's log-probability: the sum of its token log-probabilities."""
         return math.fsum(self.logprobs)
+
+
+def unusable(path: str | Path) -> str:
+    """Why a model at `path` cannot be loaded here ('' if it looks loadable), checked
+    without importing torch: for configs to fail before any work starts."""
+    missing = [name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None]
+    if missing:
+        return f"{' and '.join(missing)} not installed: {INSTALL_HINT}"
+    if not (Path(path).expanduser() / "config.json").is_file():
+        return f"no model saved at {str(path)!r} (expected a directory with config.json)"
+    return ""
 
 
 def _import_backend() -> tuple[Any, Any]:

@@ -28,9 +28,10 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from rewardsmith.core.component import Component, Params
-from rewardsmith.core.config import BuildContext, register
+from rewardsmith.core.config import BuildContext, ConfigError, register
 from rewardsmith.core.types import DenseReward, Group, Sample, Score, Status
 from rewardsmith.process import credit
+from rewardsmith.process.lm import unusable
 from rewardsmith.process.steps import Segmentation, SegmentationError, Step, segment
 
 Credit = Literal["sum", "min_form", "clip", "delta", "clip_delta", "progress", "gated", "atomic"]
@@ -77,6 +78,10 @@ class ProcessReward(Component):
         super().__init__(params, ctx, **kwargs)
         spec = self.params.outcome
         self.outcome = None if spec is None else ctx.build(spec, f"{self.path}.outcome")
+        for key in ("model", "ref_model"):
+            path = getattr(self.params, key)
+            if path is not None and (why := unusable(path)):
+                raise ConfigError(f"{self.path}.{key}: {why}")
 
     def children(self) -> list[Component]:
         return [] if self.outcome is None else [self.outcome]
