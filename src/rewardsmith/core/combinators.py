@@ -62,13 +62,12 @@ class Combinator(Component):
                 scores = [part_scores[g][s] for part_scores in by_part]
                 try:
                     value, note = self.combine(scores, sample)
-                    status = Status.worst([x.status for x in scores])
+                    status = Status.OK
                 except InvalidSample as exc:  # this sample lacks what combining needs
                     value, note, status = self.fallback, {"error": str(exc)}, Status.INVALID
                 combined = Score(value=float(value), status=status)
                 for score in scores:
-                    combined.components.update(score.components)
-                    combined.info.update(score.info)
+                    combined.absorb(score)
                 if note:
                     combined.info[self.name] = note
                 weights = self.dense_weights(scores, sample)

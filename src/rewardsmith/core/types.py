@@ -116,6 +116,13 @@ class Score:
     def ok(self) -> bool:
         return self.status is Status.OK
 
+    def absorb(self, part: Score) -> None:
+        """Keep a part this score was built from visible: its components and info are
+        added here, and its status counts (the worse of the two is kept)."""
+        self.components.update(part.components)
+        self.info.update(part.info)
+        self.status = Status.worst([self.status, part.status])
+
     @classmethod
     def failed(cls, status: Status, fallback: float, reason: str) -> Score:
         """A score for a sample that could not be checked: the fallback and the reason."""

@@ -38,13 +38,6 @@ APPEALS_NAMESPACE = "noise.appeals"
 ACCEPT = 0.5  # values at or above count as an accepted (1) verdict
 
 
-def _merge_child(score: Score, child: Score) -> None:
-    """Add a child's components, info and status to `score`."""
-    score.components.update(child.components)
-    score.info.update(child.info)
-    score.status = Status.worst([score.status, child.status])
-
-
 def read_appeals(store: Any, key: str) -> tuple[int, int]:
     """(overturned, rechecked) stored under `key` (zeros when never written)."""
     record = store.read(APPEALS_NAMESPACE, [key]).get(key, {})
@@ -118,7 +111,7 @@ class NoiseCorrected(Component):
             info["weight"] = forward_weight(child.value, rates.false_negative)
             score = Score(child.value, info=info)
         score.info = {self.name: score.info}
-        _merge_child(score, child)
+        score.absorb(child)
         return score
 
 
@@ -198,7 +191,7 @@ class Appeal(Component):
             value = second.value
             info["overturned"] = True
         score = Score(value, info={self.name: info})
-        _merge_child(score, first)
+        score.absorb(first)
         if second is not None:
-            _merge_child(score, second)
+            score.absorb(second)
         return score

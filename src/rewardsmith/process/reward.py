@@ -192,9 +192,7 @@ class ProcessReward(Component):
         if outcome is None:
             return score
         score.info = {self.name: score.info}
-        score.components.update(outcome.components)
-        score.info.update(outcome.info)
-        score.status = Status.worst([score.status, outcome.status])
+        score.absorb(outcome)
         return score
 
 

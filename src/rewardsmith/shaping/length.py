@@ -358,9 +358,8 @@ class LengthShaping(Component):
             "term": reward - base,
             **extra,
         }
-        score = Score(reward, status=Status.worst([child.status]), info={self.name: info})
-        score.components.update(child.components)
-        score.info.update(child.info)
+        score = Score(reward, info={self.name: info})
+        score.absorb(child)
         return score
 
 
