@@ -104,6 +104,45 @@ def score(
     raise typer.Exit(1 if invalid else 0)
 
 
+@app.command("probe-judge")
+def probe_judge(
+    reward: Annotated[
+        str,
+        typer.Option("--reward", "-r", help="Built-in name (math, choice, qa) or YAML."),
+    ],
+    task: Annotated[
+        str | None,
+        typer.Option(help="Probe items: math, qa or choice (default: from the reward)."),
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report as JSON here.")
+    ] = None,
+) -> None:
+    """Score hostile completions (master keys, hedges, shotguns, ...) that must get no reward."""
+    from rewardsmith.judge.probes import TASKS, infer_task, run_probes
+
+    if task is not None and task not in TASKS:
+        _fail(f"--task: expected one of {', '.join(TASKS)}, got {task!r}")
+    try:
+        loaded = load_reward(reward, workers=1)
+    except ConfigError as exc:
+        _fail(str(exc))
+    with loaded:
+        task = task or infer_task(reward, loaded)
+        if task is None:
+            _fail(f"--task: cannot tell the task of {reward!r}; pass one of {', '.join(TASKS)}")
+        report = run_probes(loaded, task)
+    console.print(report.table(title=f"rewardsmith probe-judge · {reward} · {task}"))
+    console.print(
+        f"control accuracy (correct responses rewarded): {report.tp_rate:.2f} "
+        f"({report.control.accepted}/{report.control.n}); "
+        f"{report.pairwise_skipped} position-bias probes skipped (pointwise reward)"
+    )
+    if json_path is not None:
+        json_path.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    raise typer.Exit(0)
+
+
 def _fail(message: str) -> None:
     errors.print(f"[red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(2)

@@ -320,3 +320,13 @@ def test_fraction_spellings_agree(numerator, denominator):
     assert fast_equal(value, f"{numerator}/{denominator}") is True
     assert fast_equal(value, f"{numerator * 3}/{denominator * 3}") is True
     assert fast_equal(value, f"{numerator + denominator}/{denominator}") is False
+
+
+def test_a_last_line_that_restates_the_question_is_no_answer(math_reward):
+    prompt = "Write 2/4 in lowest terms."
+    samples = [
+        {"prompt": prompt, "completion": "Write 2/4 in lowest terms.", "reference": "\\frac12"},
+        {"prompt": prompt, "completion": "Compute 2/4 please.", "reference": "\\frac12"},
+        {"prompt": prompt, "completion": "Halve both.\n\n1/2", "reference": "\\frac12"},
+    ]
+    assert [s.value for s in math_reward.score(samples)] == [0.0, 0.0, 1.0]

@@ -109,7 +109,9 @@ class MathVerifier(Component):
             gold, items = _gold(gold_text(sample.reference))
         except InvalidSample as exc:
             return Score.failed(Status.INVALID, self.fallback, str(exc))
-        found = extract_answer(sample.completion, items, self.params.on_conflict)
+        found = extract_answer(
+            sample.completion, items, self.params.on_conflict, sample.prompt_text
+        )
         info: dict[str, Any] = {"extracted": found.answer, "gold": gold, "source": found.source}
         if found.answer is None:
             info["reason"] = found.reason or "no final answer found"

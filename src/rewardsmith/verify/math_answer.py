@@ -30,6 +30,7 @@ _HEDGE = re.compile(
     r"\bor\b|\beither\b|\\lor\b|\\vee\b|\\text\{\s*or\s*\}|\bpossibly\b|\bmaybe\b|\?",
     re.IGNORECASE,
 )
+_ENDS_WITH_NUMBER = re.compile(r"\d[\s.$)\]}\\]*$")  # closing delimiters may follow
 _SENTENCE_END = re.compile(r"(?<=[^\d\\])\.(?:\s|$)|\.\s")
 
 
@@ -43,22 +44,25 @@ class Extraction:
     reason: str = ""
 
 
-def extract_answer(completion: str, max_items: int = 1, on_conflict: str = "reject") -> Extraction:
+def extract_answer(
+    completion: str, max_items: int = 1, on_conflict: str = "reject", prompt: str = ""
+) -> Extraction:
     """The completion's final answer.
 
     `max_items` is how many comma-separated values the gold has (an answer listing more is
     shotgun); `on_conflict` is "reject" (several different explicit answers give none) or
-    "last" (take the last one).
+    "last" (take the last one). `prompt` guards the weakest marker: a last line that
+    only repeats the question ("Write 2/4 in lowest terms.") states no answer.
     """
     region = final_region(completion)
-    found = _search(region, max_items, on_conflict)
+    found = _search(region, max_items, on_conflict, prompt)
     if found.answer is None and not found.reason and region != completion:
-        found = _search(completion, max_items, on_conflict)
+        found = _search(completion, max_items, on_conflict, prompt)
     return found
 
 
-def _search(text: str, max_items: int, on_conflict: str) -> Extraction:
-    source, candidates = _candidates(text)
+def _search(text: str, max_items: int, on_conflict: str, prompt: str) -> Extraction:
+    source, candidates = _candidates(text, prompt)
     if candidates:
         normalized = [normalize(c) for c in candidates]
         distinct = list(dict.fromkeys(c for c in normalized if c))
@@ -72,7 +76,7 @@ def _search(text: str, max_items: int, on_conflict: str) -> Extraction:
     return Extraction(None, "none", "", "")
 
 
-def _candidates(text: str) -> tuple[str, list[str]]:
+def _candidates(text: str, prompt: str) -> tuple[str, list[str]]:
     """The candidate answers of the most explicit marker present, and the marker's name."""
     tags = answer_tag_contents(text)
     if tags:
@@ -86,7 +90,7 @@ def _candidates(text: str) -> tuple[str, list[str]]:
     gsm8k = [m.group("answer") for m in _GSM8K.finditer(text)]
     if gsm8k:
         return "gsm8k", gsm8k
-    return "final_number", _last_line_number(text)
+    return "final_number", _last_line_number(text, prompt)
 
 
 def _cut_sentence(answer: str) -> str:
@@ -95,13 +99,23 @@ def _cut_sentence(answer: str) -> str:
     return answer[: match.start()] if match else answer
 
 
-def _last_line_number(text: str) -> list[str]:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    if not lines:
+def _last_line_number(text: str, prompt: str) -> list[str]:
+    """The one number ending the last line ("x = 12", "So the total is 42."), unless that
+    line is part of the question itself."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines or _restates(lines[-1], prompt):
         return []
     last = lines[-1].rsplit("=", 1)[-1]
     numbers = _NUMBER.findall(last)
-    return [numbers[0]] if len(numbers) == 1 else []
+    if len(numbers) != 1 or not _ENDS_WITH_NUMBER.search(last):
+        return []
+    return numbers
+
+
+def _restates(line: str, prompt: str) -> bool:
+    """A line of several words that appears in the question (a bare number does not count)."""
+    words = line.lower().rstrip(".").split()
+    return len(words) > 1 and " ".join(words) in " ".join(prompt.lower().split())
 
 
 def _checked(answer: str, source: str, raw: str, max_items: int) -> Extraction:
