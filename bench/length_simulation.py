@@ -6,7 +6,7 @@ length. Lengths are lognormal: the median of a correct answer grows with difficu
 base * exp(growth * d) tokens (800 tokens for d = 0, about 7200 for d = 1 with the
 defaults), sigma 0.6; wrong answers are `wrong_factor` (1.4) times longer on average;
 lengths are clipped to [32, 20480]. Rewards come from the pure group functions of
-`rewardsmith.shaping.length` (nothing is re-implemented here); advantages are GRPO's,
+`rewardsmith.shaping.length_rules` (nothing is re-implemented here); advantages are GRPO's,
 (r - mean) / std within the group (std with ddof=1, 0 for a zero-variance group).
 
 1. GRPO-lambda (arXiv 2505.18086): only the top `fraction` of groups by correctness
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rewardsmith.shaping.length import (
+from rewardsmith.shaping.length_rules import (
     BUCKETS,
     difficulty_bucket,
     grpo_lambda_rewards,

@@ -14,6 +14,7 @@ from rewardsmith.core.config import ConfigError
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.core.types import Sample
 from rewardsmith.shaping import length as L
+from rewardsmith.shaping import length_rules as R
 from rewardsmith.state import open_store
 
 # --------------------------------------------------------------------------- helpers
@@ -30,14 +31,14 @@ def groups(draw, min_size: int = 1):
 
 
 MECHANISMS = {
-    "kimi": lambda ls, cs: L.kimi_rewards(ls, cs),
-    "dapo": lambda ls, cs: L.dapo_rewards(ls, cs),
-    "grpo_lambda": lambda ls, cs: L.grpo_lambda_rewards(ls, cs, selected=True),
-    "ceeh": lambda ls, cs: L.ceeh_rewards(ls, cs, shortest=None),
-    "ceeh_known": lambda ls, cs: L.ceeh_rewards(ls, cs, shortest=500.0),
-    "drpo": lambda ls, cs: L.drpo_rewards(ls, cs),
-    "laser": lambda ls, cs: L.laser_rewards(ls, cs, target=4096),
-    "budget": lambda ls, cs: L.budget_rewards(ls, cs, budget=4096),
+    "kimi": lambda ls, cs: R.kimi_rewards(ls, cs),
+    "dapo": lambda ls, cs: R.dapo_rewards(ls, cs),
+    "grpo_lambda": lambda ls, cs: R.grpo_lambda_rewards(ls, cs, selected=True),
+    "ceeh": lambda ls, cs: R.ceeh_rewards(ls, cs, shortest=None),
+    "ceeh_known": lambda ls, cs: R.ceeh_rewards(ls, cs, shortest=500.0),
+    "drpo": lambda ls, cs: R.drpo_rewards(ls, cs),
+    "laser": lambda ls, cs: R.laser_rewards(ls, cs, target=4096),
+    "budget": lambda ls, cs: R.budget_rewards(ls, cs, budget=4096),
 }
 CORRECT_ALWAYS_WINS = ("kimi", "grpo_lambda", "ceeh", "ceeh_known", "drpo", "laser", "budget")
 
@@ -69,80 +70,80 @@ def values(kind_spec: dict, samples: list[dict], state=None) -> list[float]:
 
 
 def test_length_is_token_ids_when_given_else_characters_over_four():
-    assert L.token_length(Sample(completion="abcdefghi", completion_ids=[1, 2])) == (2, "ids")
-    assert L.token_length(Sample(completion="abcdefghi")) == (3, "chars/4")
-    assert L.token_length(Sample(completion="")) == (0, "chars/4")
+    assert R.token_length(Sample(completion="abcdefghi", completion_ids=[1, 2])) == (2, "ids")
+    assert R.token_length(Sample(completion="abcdefghi")) == (3, "chars/4")
+    assert R.token_length(Sample(completion="")) == (0, "chars/4")
 
 
 # --------------------------------------------------------------------------- hand-computed
 
 
 def test_kimi_by_hand():
-    assert L.kimi_lambdas([10, 20, 30]) == [0.5, 0.0, -0.5]
-    assert L.kimi_rewards([10, 20, 30], [True, True, False]) == [1.5, 1.0, -0.5]
-    assert L.kimi_rewards([10, 20, 30], [False, True, True], weight=2) == [0.0, 1.0, 0.0]
+    assert R.kimi_lambdas([10, 20, 30]) == [0.5, 0.0, -0.5]
+    assert R.kimi_rewards([10, 20, 30], [True, True, False]) == [1.5, 1.0, -0.5]
+    assert R.kimi_rewards([10, 20, 30], [False, True, True], weight=2) == [0.0, 1.0, 0.0]
     # a short wrong answer is not rewarded for being short
-    assert L.kimi_rewards([10, 30], [False, True]) == [0.0, 0.5]
+    assert R.kimi_rewards([10, 30], [False, True]) == [0.0, 0.5]
 
 
 def test_kimi_lambda_is_zero_when_all_lengths_are_equal():
-    assert L.kimi_lambdas([7, 7, 7]) == [0.0, 0.0, 0.0]
-    assert L.kimi_rewards([7, 7], [True, False]) == [1.0, 0.0]
-    assert L.kimi_lambdas([]) == []
+    assert R.kimi_lambdas([7, 7, 7]) == [0.0, 0.0, 0.0]
+    assert R.kimi_rewards([7, 7], [True, False]) == [1.0, 0.0]
+    assert R.kimi_lambdas([]) == []
 
 
 def test_dapo_by_hand():
-    assert L.dapo_overlong_penalty(16384) == 0.0
-    assert L.dapo_overlong_penalty(18432) == -0.5
-    assert L.dapo_overlong_penalty(20480) == -1.0
-    assert L.dapo_overlong_penalty(30000) == -1.0
-    assert L.dapo_overlong_penalty(90, max_length=100, cache=20) == -0.5
-    assert L.dapo_rewards([100, 18432, 25000], [True, True, False]) == [1.0, 0.5, -1.0]
+    assert R.dapo_overlong_penalty(16384) == 0.0
+    assert R.dapo_overlong_penalty(18432) == -0.5
+    assert R.dapo_overlong_penalty(20480) == -1.0
+    assert R.dapo_overlong_penalty(30000) == -1.0
+    assert R.dapo_overlong_penalty(90, max_length=100, cache=20) == -0.5
+    assert R.dapo_rewards([100, 18432, 25000], [True, True, False]) == [1.0, 0.5, -1.0]
 
 
 def test_grpo_lambda_selects_the_top_fraction_of_groups_by_correctness_ratio():
     ratios = [1.0, 0.5, 0.25, 0.75, 0.0]
-    assert L.grpo_lambda_selection(ratios, 0.2) == [True, False, False, False, False]
-    assert L.grpo_lambda_selection(ratios, 0.4) == [True, False, False, True, False]
+    assert R.grpo_lambda_selection(ratios, 0.2) == [True, False, False, False, False]
+    assert R.grpo_lambda_selection(ratios, 0.4) == [True, False, False, True, False]
     # groups without a correct answer are never length-penalised
-    assert L.grpo_lambda_selection(ratios, 1.0) == [True, True, True, True, False]
-    assert L.grpo_lambda_selection([0.5, 0.5], 0.5) == [True, False]  # ties: batch order
-    assert L.grpo_lambda_rewards([10, 30], [True, True], selected=False) == [1.0, 1.0]
-    assert L.grpo_lambda_rewards([10, 30], [True, True], selected=True) == [1.5, 0.5]
+    assert R.grpo_lambda_selection(ratios, 1.0) == [True, True, True, True, False]
+    assert R.grpo_lambda_selection([0.5, 0.5], 0.5) == [True, False]  # ties: batch order
+    assert R.grpo_lambda_rewards([10, 30], [True, True], selected=False) == [1.0, 1.0]
+    assert R.grpo_lambda_rewards([10, 30], [True, True], selected=True) == [1.5, 0.5]
 
 
 def test_ceeh_by_hand():
     # no history: the group's own shortest correct (100) is L*
-    assert L.ceeh_rewards([100, 150, 300], [True, True, False], None) == [1.0, 0.75, 0.0]
+    assert R.ceeh_rewards([100, 150, 300], [True, True, False], None) == [1.0, 0.75, 0.0]
     # history 50: 100 is 100% longer (clipped at 1), so 1 - 0.5
-    assert L.ceeh_rewards([100, 150, 300], [True, True, False], 50.0) == [0.5, 0.5, 0.0]
-    assert L.ceeh_rewards([60, 300], [True, True], 50.0, alpha=0.2) == pytest.approx([0.96, 0.8])
+    assert R.ceeh_rewards([100, 150, 300], [True, True, False], 50.0) == [0.5, 0.5, 0.0]
+    assert R.ceeh_rewards([60, 300], [True, True], 50.0, alpha=0.2) == pytest.approx([0.96, 0.8])
     # nothing correct ever: no length term, wrong answers 0
-    assert L.ceeh_rewards([10, 20], [False, False], None) == [0.0, 0.0]
+    assert R.ceeh_rewards([10, 20], [False, False], None) == [0.0, 0.0]
 
 
 def test_drpo_by_hand():
     # r_L = 0.9, 0.8; logits 9, 8; weights e/(e+1), 1/(e+1); times 2 correct
     e = math.e
-    got = L.drpo_rewards([100, 200, 50], [True, True, False], max_length=1000, lam=0.1)
+    got = R.drpo_rewards([100, 200, 50], [True, True, False], max_length=1000, lam=0.1)
     assert got == pytest.approx([2 * e / (e + 1), 2 / (e + 1), 0.0])
-    assert L.drpo_weights([100, 200, 50], [True, True, False], 1000, 0.1) == pytest.approx(
+    assert R.drpo_weights([100, 200, 50], [True, True, False], 1000, 0.1) == pytest.approx(
         [e / (e + 1), 1 / (e + 1), 0.0]
     )
-    assert L.drpo_rewards([100, 200], [False, False]) == [0.0, 0.0]
-    assert L.drpo_rewards([100, 100], [True, True]) == [1.0, 1.0]
+    assert R.drpo_rewards([100, 200], [False, False]) == [0.0, 0.0]
+    assert R.drpo_rewards([100, 100], [True, True]) == [1.0, 1.0]
 
 
 def test_laser_by_hand():
-    got = L.laser_rewards([50, 150, 50, 10], [True, True, False, False], 100, malformed=None)
+    got = R.laser_rewards([50, 150, 50, 10], [True, True, False, False], 100, malformed=None)
     assert got == [1.5, 1.0, -0.5, -0.5]
-    bad = L.laser_rewards([50, 50], [False, False], 100, malformed=[True, False])
+    bad = R.laser_rewards([50, 50], [False, False], 100, malformed=[True, False])
     assert bad == [-1.0, -0.5]
-    assert L.laser_rewards([100], [True], 100) == [1.5]  # the target itself counts
+    assert R.laser_rewards([100], [True], 100) == [1.5]  # the target itself counts
 
 
 def test_laser_d_buckets_and_targets():
-    assert [L.difficulty_bucket(a) for a in (1.0, 2 / 3, 0.5, 1 / 3, 0.25, 0.0)] == [
+    assert [R.difficulty_bucket(a) for a in (1.0, 2 / 3, 0.5, 1 / 3, 0.25, 0.0)] == [
         "easy",
         "easy",
         "medium",
@@ -152,20 +153,20 @@ def test_laser_d_buckets_and_targets():
     ]
     candidates = [1024 * i for i in range(1, 21)]
     lengths = [500, 1500, 3000, 5000]
-    assert L.laser_d_target(lengths, 5, candidates) == 1024  # coverage 1/4 >= 1/5
-    assert L.laser_d_target(lengths, 2, candidates) == 2048  # coverage 1/2 >= 1/2
-    assert L.laser_d_target(lengths, 1, candidates) == 5120  # everything covered
-    assert L.laser_d_target([99999], 1, candidates) == 20480  # none qualifies: the largest
-    assert L.laser_d_target([], 1, candidates) == 20480
+    assert R.laser_d_target(lengths, 5, candidates) == 1024  # coverage 1/4 >= 1/5
+    assert R.laser_d_target(lengths, 2, candidates) == 2048  # coverage 1/2 >= 1/2
+    assert R.laser_d_target(lengths, 1, candidates) == 5120  # everything covered
+    assert R.laser_d_target([99999], 1, candidates) == 20480  # none qualifies: the largest
+    assert R.laser_d_target([], 1, candidates) == 20480
 
 
 def test_budget_by_hand():
-    assert L.linear_budget(0, 8192, 2048, 1000) == 8192
-    assert L.linear_budget(500, 8192, 2048, 1000) == 5120
-    assert L.linear_budget(5000, 8192, 2048, 1000) == 2048
-    got = L.budget_rewards([50, 100, 150, 300, 10], [True, True, True, True, False], 100)
+    assert R.linear_budget(0, 8192, 2048, 1000) == 8192
+    assert R.linear_budget(500, 8192, 2048, 1000) == 5120
+    assert R.linear_budget(5000, 8192, 2048, 1000) == 2048
+    got = R.budget_rewards([50, 100, 150, 300, 10], [True, True, True, True, False], 100)
     assert got == [1.0, 1.0, 0.75, 0.5, 0.0]
-    assert L.budget_rewards([150], [True], 100, penalty=1.0) == [0.5]
+    assert R.budget_rewards([150], [True], 100, penalty=1.0) == [0.5]
 
 
 # --------------------------------------------------------------------------- properties
@@ -207,7 +208,7 @@ def test_shortening_a_correct_answer_never_lowers_its_reward(name, group, index,
     shorter[i] = max(1.0, lengths[i] - cut)
     shaped = MECHANISMS[name]
     if name == "drpo":  # DRPO rescales by the group: compare the softmax weights instead
-        before, after = L.drpo_weights(lengths, correct), L.drpo_weights(shorter, correct)
+        before, after = R.drpo_weights(lengths, correct), R.drpo_weights(shorter, correct)
     else:
         before, after = shaped(lengths, correct), shaped(shorter, correct)
     assert after[i] >= before[i] - 1e-12
@@ -230,26 +231,26 @@ def test_a_wrong_answer_never_beats_a_correct_one(name, group):
 def test_bounds(group, weight, alpha):
     lengths, correct = group
     n_correct = sum(correct)
-    for r, ok in zip(L.kimi_rewards(lengths, correct, weight), correct, strict=True):
+    for r, ok in zip(R.kimi_rewards(lengths, correct, weight), correct, strict=True):
         lo, hi = (1 - weight / 2, 1 + weight / 2) if ok else (-weight / 2, 0.0)
         assert lo - 1e-9 <= r <= hi + 1e-9
-    assert all(-1.0 <= r <= 1.0 for r in L.dapo_rewards(lengths, correct))
-    for r, ok in zip(L.ceeh_rewards(lengths, correct, 300.0, alpha), correct, strict=True):
+    assert all(-1.0 <= r <= 1.0 for r in R.dapo_rewards(lengths, correct))
+    for r, ok in zip(R.ceeh_rewards(lengths, correct, 300.0, alpha), correct, strict=True):
         assert (1 - alpha - 1e-9 <= r <= 1.0) if ok else r == 0.0
-    drpo = L.drpo_rewards(lengths, correct)
+    drpo = R.drpo_rewards(lengths, correct)
     for r, ok in zip(drpo, correct, strict=True):
         assert (0.0 < r <= n_correct + 1e-9) if ok else r == 0.0
     if n_correct:
         assert sum(drpo) / n_correct == pytest.approx(1.0)
-    assert set(L.laser_rewards(lengths, correct, 4096)) <= {1.5, 1.0, -0.5}
-    for r, ok in zip(L.budget_rewards(lengths, correct, 2048), correct, strict=True):
+    assert set(R.laser_rewards(lengths, correct, 4096)) <= {1.5, 1.0, -0.5}
+    for r, ok in zip(R.budget_rewards(lengths, correct, 2048), correct, strict=True):
         assert (0.5 <= r <= 1.0) if ok else r == 0.0
 
 
 @settings(max_examples=50, deadline=None)
 @given(lengths=lengths_st)
 def test_kimi_lambda_is_zero_exactly_when_lengths_are_equal(lengths):
-    lambdas = L.kimi_lambdas(lengths)
+    lambdas = R.kimi_lambdas(lengths)
     if len(set(lengths)) == 1:
         assert lambdas == [0.0] * len(lengths)
     else:
@@ -260,8 +261,8 @@ def test_kimi_lambda_is_zero_exactly_when_lengths_are_equal(lengths):
 @given(step=st.integers(0, 5000), later=st.integers(0, 5000))
 def test_the_budget_only_shrinks(step, later):
     a, b = sorted((step, later))
-    assert L.linear_budget(a, 8192, 2048, 1000) >= L.linear_budget(b, 8192, 2048, 1000)
-    assert 2048 <= L.linear_budget(a, 8192, 2048, 1000) <= 8192
+    assert R.linear_budget(a, 8192, 2048, 1000) >= R.linear_budget(b, 8192, 2048, 1000)
+    assert 2048 <= R.linear_budget(a, 8192, 2048, 1000) <= 8192
 
 
 # --------------------------------------------------------------------------- components
