@@ -8,14 +8,11 @@ import rewardsmith.verify.choice  # registers `choice`
 import rewardsmith.verify.format  # noqa: F401  (registers `format`)
 from rewardsmith import ConfigError, Status
 from rewardsmith.core.pipeline import Reward
+from rewardsmith.judge.probes import MASTER_KEYS as PROBE_MASTER_KEYS
 
 MASTER_KEYS = [
-    "",
+    *PROBE_MASTER_KEYS,
     " ",
-    ":",
-    ".",
-    "Thought process:",
-    "Let's solve this problem step by step.",
     "<think></think>",
     "<answer></answer>",
     "\\boxed{}",

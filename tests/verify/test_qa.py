@@ -10,15 +10,12 @@ import rewardsmith.verify.format  # registers `format`
 import rewardsmith.verify.qa  # noqa: F401  (registers `qa`)
 from rewardsmith import ConfigError, Status
 from rewardsmith.core.pipeline import Reward
+from rewardsmith.judge.probes import MASTER_KEYS as PROBE_MASTER_KEYS
 from rewardsmith.verify.qa import exact_match, extract_short_answer, normalize_answer, token_f1
 
 MASTER_KEYS = [
-    "",
+    *PROBE_MASTER_KEYS,
     " ",
-    ":",
-    ".",
-    "Thought process:",
-    "Let's solve this problem step by step.",
     "<answer></answer>",
     "<answer>the</answer>",
     "\\boxed{}",

@@ -153,8 +153,20 @@ class Maximum(ListCombinator):
         return _one_hot(parts, max(range(len(parts)), key=lambda i: parts[i].value))
 
 
-class ClipParams(Params):
+class OnePartParams(Params):
     of: Any
+
+
+class OnePartCombinator(Combinator):
+    """A combinator over a single part, `of`."""
+
+    params: OnePartParams
+
+    def part_specs(self) -> list[tuple[str, Any]]:
+        return [("of", self.params.of)]
+
+
+class ClipParams(OnePartParams):
     low: float | None = None
     high: float | None = None
 
@@ -166,14 +178,11 @@ class ClipParams(Params):
 
 
 @register("clip")
-class Clip(Combinator):
+class Clip(OnePartCombinator):
     """The part's value clipped to [low, high] (either bound optional)."""
 
     Params = ClipParams
     params: ClipParams
-
-    def part_specs(self) -> list[tuple[str, Any]]:
-        return [("of", self.params.of)]
 
     def combine(self, parts: list[Score], sample: Sample) -> tuple[float, dict[str, Any]]:
         value = parts[0].value
@@ -214,8 +223,7 @@ class Gate(Combinator):
         return [0.0, float(condition.ok and condition.value >= self.params.threshold)]
 
 
-class ScheduleParams(Params):
-    of: Any
+class ScheduleParams(OnePartParams):
     kind: Literal["constant", "linear", "cosine", "piecewise"] = "linear"
     start: float = 1.0
     end: float = 1.0
@@ -233,7 +241,7 @@ class ScheduleParams(Params):
 
 
 @register("schedule")
-class Schedule(Combinator):
+class Schedule(OnePartCombinator):
     """The part's value times a weight that depends on the training step (`meta.step`).
 
     linear: start -> end over `steps`, then constant; cosine: the same with a half-cosine
@@ -242,9 +250,6 @@ class Schedule(Combinator):
 
     Params = ScheduleParams
     params: ScheduleParams
-
-    def part_specs(self) -> list[tuple[str, Any]]:
-        return [("of", self.params.of)]
 
     def weight(self, step: int) -> float:
         p = self.params

@@ -127,3 +127,9 @@ class Score:
     def failed(cls, status: Status, fallback: float, reason: str) -> Score:
         """A score for a sample that could not be checked: the fallback and the reason."""
         return cls(value=fallback, status=status, info={"error": reason})
+
+
+def regroup(groups: list[Group], flat: list[Score]) -> list[list[Score]]:
+    """Per-sample scores, in the order of the groups' samples, back in the groups' shape."""
+    scores = iter(flat)
+    return [[next(scores) for _ in group.samples] for group in groups]

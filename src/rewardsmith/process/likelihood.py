@@ -18,7 +18,7 @@ from pydantic import Field
 
 from rewardsmith.core.component import Component, Params
 from rewardsmith.core.config import BuildContext, ConfigError, register
-from rewardsmith.core.types import Group, Sample, Score, Status
+from rewardsmith.core.types import Group, Sample, Score, Status, regroup
 from rewardsmith.process.lm import unusable
 
 THINK_END = "</think>"
@@ -60,8 +60,7 @@ class LikelihoodReward(Component):
             else Score.failed(Status.INVALID, self.fallback, missing)
             for i in range(len(samples))
         ]
-        rows = iter(flat)
-        return [[next(rows) for _ in group.samples] for group in groups]
+        return regroup(groups, flat)
 
     def _value(self, logprobs: list[float]) -> float:
         total = math.fsum(logprobs)

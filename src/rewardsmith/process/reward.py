@@ -29,7 +29,7 @@ from pydantic import Field, model_validator
 
 from rewardsmith.core.component import Component, Params
 from rewardsmith.core.config import BuildContext, ConfigError, register
-from rewardsmith.core.types import DenseReward, Group, Sample, Score, Status
+from rewardsmith.core.types import DenseReward, Group, Sample, Score, Status, regroup
 from rewardsmith.process import credit
 from rewardsmith.process.lm import unusable
 from rewardsmith.process.steps import Segmentation, SegmentationError, Step, segment
@@ -99,8 +99,7 @@ class ProcessReward(Component):
             self._score(sample, steps[i], step_scores.get(i, ""), outcomes[i] if outcomes else None)
             for i, sample in enumerate(samples)
         ]
-        rows = iter(flat)
-        return [[next(rows) for _ in group.samples] for group in groups]
+        return regroup(groups, flat)
 
     def _with_model_logprobs(self, samples: list[Sample]) -> list[Sample]:
         """Samples without log-probabilities get them from `model` and `ref_model`."""

@@ -28,8 +28,13 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from rewardsmith.core.combinators import Combinator, PartsParams
-from rewardsmith.core.component import InvalidSample, Params
+from rewardsmith.core.combinators import (
+    ListCombinator,
+    OnePartCombinator,
+    OnePartParams,
+    PartsParams,
+)
+from rewardsmith.core.component import InvalidSample
 from rewardsmith.core.config import register
 from rewardsmith.core.types import Group, Sample, Score
 
@@ -81,23 +86,16 @@ def stated_confidence(completion: str) -> float | None:
     return value if 0.0 <= value <= 1.0 else None
 
 
-class OneParams(Params):
-    of: Any
-
-
-class ParParams(OneParams):
+class ParParams(OnePartParams):
     k: float = Field(default=1.0, gt=0)
 
 
 @register("par")
-class PreferenceAsReward(Combinator):
+class PreferenceAsReward(OnePartCombinator):
     """PAR over `meta.reference_rewards` (see the module docstring)."""
 
     Params = ParParams
     params: ParParams
-
-    def part_specs(self) -> list[tuple[str, Any]]:
-        return [("of", self.params.of)]
 
     def combine(self, parts: list[Score], sample: Sample) -> tuple[float, dict[str, Any]]:
         references = sample.meta.get("reference_rewards")
@@ -106,19 +104,16 @@ class PreferenceAsReward(Combinator):
         return par(parts[0].value, [float(r) for r in references], self.params.k), {}
 
 
-class LogSigmoidParams(OneParams):
+class LogSigmoidParams(OnePartParams):
     reference: float | None = None
 
 
 @register("log_sigmoid")
-class LogSigmoid(Combinator):
+class LogSigmoid(OnePartCombinator):
     """log sigmoid(r - r_ref), r_ref from `meta.reference_reward` or `reference`."""
 
     Params = LogSigmoidParams
     params: LogSigmoidParams
-
-    def part_specs(self) -> list[tuple[str, Any]]:
-        return [("of", self.params.of)]
 
     def combine(self, parts: list[Score], sample: Sample) -> tuple[float, dict[str, Any]]:
         reference = sample.meta.get("reference_reward", self.params.reference)
@@ -136,14 +131,11 @@ class EnsembleParams(PartsParams):
 
 
 @register("ensemble")
-class Ensemble(Combinator):
+class Ensemble(ListCombinator):
     """Mean, worst case or uncertainty-weighted mean of the members (arXiv 2310.02743)."""
 
     Params = EnsembleParams
     params: EnsembleParams
-
-    def part_specs(self) -> list[tuple[str, Any]]:
-        return [(f"of[{i}]", spec) for i, spec in enumerate(self.params.of)]
 
     def _merge(self, groups: list[Group], by_part: list[list[list[Score]]]) -> list[list[Score]]:
         if self.params.normalize == "batch_z":  # members' own values stay in `components`
@@ -171,14 +163,11 @@ def _z_scored(scores: list[list[Score]]) -> list[list[Score]]:
 
 
 @register("calibration")
-class Calibration(Combinator):
+class Calibration(OnePartCombinator):
     """RLCR: the correctness of `of` minus the Brier score of the stated confidence."""
 
-    Params = OneParams
-    params: OneParams
-
-    def part_specs(self) -> list[tuple[str, Any]]:
-        return [("of", self.params.of)]
+    Params = OnePartParams
+    params: OnePartParams
 
     def combine(self, parts: list[Score], sample: Sample) -> tuple[float, dict[str, Any]]:
         correct = 1.0 if parts[0].ok and parts[0].value >= 0.5 else 0.0

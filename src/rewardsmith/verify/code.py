@@ -33,7 +33,7 @@ from pydantic import Field
 
 from rewardsmith.core.component import InvalidSample, Params, SampleComponent
 from rewardsmith.core.config import BuildContext, ConfigError, register
-from rewardsmith.core.types import Group, Sample, Score
+from rewardsmith.core.types import Group, Sample, Score, regroup
 from rewardsmith.sandbox.runner import AST_LOCK, CallFailed, Limits, Session, available, run
 from rewardsmith.verify.code_difficulty import (
     SuiteRun,
@@ -91,8 +91,7 @@ class CodeVerifier(SampleComponent):
             scores = list(threads.map(self.guarded, samples))
         if self.params.mode == "difficulty":
             self._weigh_by_difficulty(scores)
-        flat = iter(scores)
-        return [[next(flat) for _ in group.samples] for group in groups]
+        return regroup(groups, scores)
 
     def _weigh_by_difficulty(self, scores: list[Score]) -> None:
         """Replace each checked sample's value by its VeRPO difficulty-weighted reward."""
