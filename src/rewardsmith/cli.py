@@ -92,6 +92,7 @@ def score(
     with loaded:
         groups = _group_indices(samples)
         scores = _score_all(loaded, samples, groups, batch_size, summary)
+        summary.usage = loaded.usage()
     summary.seconds = time.perf_counter() - start
     if advantage is not None:
         _add_advantages(groups, scores, advantage)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rewardsmith.judge import JudgeConfig
-from tests.judge.openai_server import OpenAIServer
+from rewardsmith.judge.scripted import OpenAIServer
 
 
 @pytest.fixture(scope="session")

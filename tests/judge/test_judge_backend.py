@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from rewardsmith.judge import ChatRequest, ChatStatus, JudgeBackend, JudgeConfig
-from tests.judge.openai_server import Reply
+from rewardsmith.judge.scripted import Reply
 
 
 def ask(backend: JudgeBackend, *prompts: str, **kwargs) -> list:

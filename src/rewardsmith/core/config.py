@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -22,6 +23,7 @@ REGISTRY: dict[str, type[Component]] = {}
 COMMON_KEYS = ("type", "name", "fallback")
 
 C = TypeVar("C", bound=type[Component])
+T = TypeVar("T")
 
 
 class ConfigError(ValueError):
@@ -44,12 +46,40 @@ def register(kind: str) -> Callable[[C], C]:
 @dataclass
 class BuildContext:
     """What components may need at build time: the worker budget, the training-state
-    store (a URL or an open store; opened on first use) and the builder itself."""
+    store (a URL or an open store; opened on first use), objects shared by the whole tree
+    (e.g. one judge backend per server and model), the directory that relative file names
+    in the definition are taken from, and the builder itself."""
 
     workers: int = 1
     state: str | StateStore | None = None
+    base_dir: Path | None = None
     names: set[str] = field(default_factory=set)
     opened: StateStore | None = None
+    resources: dict[str, Any] = field(default_factory=dict)
+
+    def path(self, value: str | Path) -> Path:
+        """A file named in the definition: a relative name is taken from the definition
+        file's directory (the working directory for a spec built in code)."""
+        path = Path(value).expanduser()
+        if path.is_absolute() or self.base_dir is None:
+            return path
+        return self.base_dir / path
+
+    def shared(self, key: str, factory: Callable[[], T]) -> T:
+        """The one object under `key` for this tree, made by `factory` on first use and
+        closed (if it has `close`) with the tree."""
+        if key not in self.resources:
+            self.resources[key] = factory()
+        return self.resources[key]
+
+    def usage(self) -> dict[str, float]:
+        """The shared objects' counters (judge calls, tokens, ...), added up by name."""
+        totals: dict[str, float] = {}
+        for resource in self.resources.values():
+            report = getattr(resource, "usage", None)
+            for name, amount in (report() if callable(report) else {}).items():
+                totals[name] = totals.get(name, 0) + amount
+        return totals
 
     def store(self) -> StateStore:
         """The training-state store; without one configured, the embedded SQLite default."""
@@ -60,7 +90,12 @@ class BuildContext:
         return self.opened
 
     def close(self) -> None:
-        """Close the store if it was opened here (a store passed in is the caller's)."""
+        """Close the shared objects, and the store if it was opened here (a store passed
+        in is the caller's)."""
+        for resource in self.resources.values():
+            closer = getattr(resource, "close", None)
+            if callable(closer):
+                closer()
         if self.opened is not None:
             self.opened.close()
             self.opened = None

@@ -48,8 +48,12 @@ class Reward:
         workers: int = 1,
         description: str = "",
         state: str | StateStore | None = None,
+        base_dir: str | Path | None = None,
     ) -> Reward:
         """Build from a node (a mapping, or a registered component name).
+
+        Relative file names in the spec (rubrics, caches) are taken from `base_dir`, by
+        default the working directory; `load` passes the YAML file's directory.
 
         `state` is where adaptive components keep training state across batches: a URL
         (`memory://`, `sqlite:///path`, `redis://host:port/0`) or an open store; by
@@ -61,7 +65,9 @@ class Reward:
                 resolve_url(state)
             except ValueError as exc:
                 raise ConfigError(f"state: {exc}") from None
-        context = BuildContext(workers=workers, state=state)
+        context = BuildContext(
+            workers=workers, state=state, base_dir=Path(base_dir) if base_dir else None
+        )
         return cls(context.build(spec, "reward"), description, context)
 
     @classmethod
@@ -91,7 +97,11 @@ class Reward:
         except ValidationError as exc:
             raise ConfigError(explain(exc, f"{path}:", "reward file", RewardFile)) from None
         return cls.from_spec(
-            spec.reward, workers or spec.workers or 1, spec.description, state or spec.state
+            spec.reward,
+            workers or spec.workers or 1,
+            spec.description,
+            state or spec.state,
+            base_dir=path.parent,
         )
 
     def score_groups(self, groups: list[Group]) -> list[list[Score]]:
@@ -109,6 +119,10 @@ class Reward:
         """`score` for asyncio callers; CPU-heavy checks run in worker processes."""
         parsed, groups, where = _prepare(samples)
         return _scatter(parsed, groups, where, await self.ascore_groups(groups) if groups else [])
+
+    def usage(self) -> dict[str, float]:
+        """Running totals of paid-for work so far: judge calls, cache hits, tokens, ..."""
+        return self.context.usage()
 
     def warm_up(self) -> None:
         """Start worker processes now, e.g. while the first batch is being read."""

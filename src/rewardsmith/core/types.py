@@ -18,12 +18,13 @@ class Status(StrEnum):
 
     OK = "ok"
     INVALID = "invalid"  # the sample's input cannot be scored by this component
+    UNPARSEABLE = "unparseable"  # a judge's answer could not be read; raw text in info
     TIMEOUT = "timeout"  # the check ran out of time; the fallback reward was used
     ERROR = "error"  # the check crashed; the fallback reward was used
 
     @staticmethod
     def worst(statuses: list[Status]) -> Status:
-        order = [Status.OK, Status.INVALID, Status.TIMEOUT, Status.ERROR]
+        order = [Status.OK, Status.INVALID, Status.UNPARSEABLE, Status.TIMEOUT, Status.ERROR]
         return max(statuses, key=order.index, default=Status.OK)
 
 

@@ -49,7 +49,9 @@ class JudgeConfig(BaseModel):
 
     `base_url` and `model` fall back to REWARDSMITH_JUDGE_BASE_URL and
     REWARDSMITH_JUDGE_MODEL, `api_key` to OPENAI_API_KEY and then "EMPTY" (what vLLM and
-    SGLang accept). `cache_path=None` turns the persistent cache off.
+    SGLang accept). `cache_path=None` turns the persistent cache off. With
+    `structured_output=False` no response_format is sent (for servers without JSON-schema
+    support); answers are then read by the tolerant parser alone.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -68,6 +70,7 @@ class JudgeConfig(BaseModel):
     seed: int | None = None
     max_tokens: int | None = Field(None, ge=1)
     cache_path: Path | None = Path(DEFAULT_CACHE_PATH)
+    structured_output: bool = True  # send the JSON schema as response_format
 
     @field_validator("base_url")
     @classmethod
@@ -190,8 +193,8 @@ class JudgeBackend:
             "temperature": cfg.temperature,
             "seed": cfg.seed,
             "max_tokens": cfg.max_tokens,
-            "json_schema": request.json_schema,
-            "schema_name": request.schema_name if request.json_schema is not None else None,
+            "json_schema": self._schema(request),
+            "schema_name": request.schema_name if self._schema(request) is not None else None,
         }
         canonical = json.dumps(
             material, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
@@ -215,6 +218,10 @@ class JudgeBackend:
             return asyncio.run(self.complete_many(requests))
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="judge") as pool:
             return pool.submit(asyncio.run, self.complete_many(requests)).result()
+
+    def usage(self) -> dict[str, float]:
+        """The running totals, named for a batch summary (`judge_calls`, ...)."""
+        return {f"judge_{name}": amount for name, amount in self.stats.snapshot().as_dict().items()}
 
     def close(self) -> None:
         if self.cache is not None:
@@ -350,12 +357,15 @@ class JudgeBackend:
             kwargs["seed"] = cfg.seed
         if cfg.max_tokens is not None:
             kwargs["max_tokens"] = cfg.max_tokens
-        if request.json_schema is not None:
+        if self._schema(request) is not None:
             kwargs["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": request.schema_name, "schema": request.json_schema},
             }
         return kwargs
+
+    def _schema(self, request: ChatRequest) -> dict[str, Any] | None:
+        return request.json_schema if self.config.structured_output else None
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         cfg = self.config

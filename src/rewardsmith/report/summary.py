@@ -1,4 +1,5 @@
-"""The batch summary: counts, statuses, mean value of every component, throughput."""
+"""The batch summary: counts, statuses, mean value of every component, throughput, and
+what the reward paid for (judge calls, cache hits, tokens)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class BatchSummary:
     totals: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     reward_total: float = 0.0
+    usage: dict[str, float] = field(default_factory=dict)
 
     def add(self, scores: list[Score]) -> None:
         for score in scores:
@@ -52,6 +54,7 @@ class BatchSummary:
             "mean_reward": self.mean_reward,
             "statuses": dict(self.statuses),
             "components": self.means(),
+            "usage": self.usage,
         }
 
     def table(self, title: str = "rewardsmith summary") -> Table:
@@ -68,6 +71,11 @@ class BatchSummary:
             table.add_row(f"status: {status}", "", str(n))
         if self.invalid_lines:
             table.add_row("invalid input lines", "", str(self.invalid_lines))
+        if self.usage:
+            table.add_section()
+            for name, amount in self.usage.items():
+                shown = f"{amount:.2f}" if isinstance(amount, float) else str(amount)
+                table.add_row(name.replace("_", " "), shown, "")
         table.add_section()
         table.add_row("seconds", f"{self.seconds:.2f}", "")
         table.add_row("samples / second", f"{self.throughput:.1f}", "")

@@ -1,4 +1,8 @@
-"""A real HTTP server speaking the OpenAI chat-completions protocol, for judge tests.
+"""A scripted judge: a real HTTP server speaking the OpenAI chat-completions protocol.
+
+Used by the tests, by the probe benchmark's naive judge, and to record the rubric
+example's cache: everything a judge component does goes over real HTTP to it, exactly
+as it would to vLLM or OpenAI, but the answers are decided by a Python function.
 
 It listens on 127.0.0.1 at an ephemeral port in a background thread and answers
 POST /v1/chat/completions. What it does per request is scripted:
