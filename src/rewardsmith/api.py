@@ -10,6 +10,9 @@ from typing import Any
 from rewardsmith.core import combinators
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.core.types import Sample, Score
+from rewardsmith.judge import pairwise as rubric_pairwise
+from rewardsmith.judge import pointwise as judge_score
+from rewardsmith.judge import verify as judge_verify
 from rewardsmith.noise import components as noise
 from rewardsmith.process import likelihood
 from rewardsmith.process import reward as process
@@ -23,10 +26,13 @@ BUILT_IN_MODULES = (
     choice,
     code,
     format,
+    judge_score,
+    judge_verify,
     likelihood,
     math,
     process,
     qa,
+    rubric_pairwise,
     sql,
     constrained,
     length,

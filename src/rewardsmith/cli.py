@@ -109,7 +109,9 @@ def score(
 def probe_judge(
     reward: Annotated[
         str,
-        typer.Option("--reward", "-r", help="Built-in name (math, choice, qa) or YAML."),
+        typer.Option(
+            "--reward", "--config", "-r", help="Built-in name (math, choice, qa) or YAML."
+        ),
     ],
     task: Annotated[
         str | None,
@@ -134,10 +136,14 @@ def probe_judge(
             _fail(f"--task: cannot tell the task of {reward!r}; pass one of {', '.join(TASKS)}")
         report = run_probes(loaded, task)
     console.print(report.table(title=f"rewardsmith probe-judge · {reward} · {task}"))
+    skipped = (
+        f"; {report.pairwise_skipped} position-bias probes skipped (pointwise reward)"
+        if report.position_bias is None
+        else ""
+    )
     console.print(
         f"control accuracy (correct responses rewarded): {report.tp_rate:.2f} "
-        f"({report.control.accepted}/{report.control.n}); "
-        f"{report.pairwise_skipped} position-bias probes skipped (pointwise reward)"
+        f"({report.control.accepted}/{report.control.n}){skipped}"
     )
     if json_path is not None:
         json_path.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))

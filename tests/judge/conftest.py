@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rewardsmith.core.pipeline import Reward
 from rewardsmith.judge import JudgeConfig
 from rewardsmith.judge.scripted import OpenAIServer
 
@@ -43,3 +44,20 @@ def judge_config(openai_server: OpenAIServer, tmp_path):
         return JudgeConfig(**fields)
 
     return make
+
+
+@pytest.fixture
+def build_judge_reward(judge_config):
+    """Build a reward from a judge component's spec, with `judge:` pointing at the test
+    server (override its fields with `judge`); every reward is closed after the test."""
+    built: list[Reward] = []
+
+    def make(spec: dict, judge: dict | None = None) -> Reward:
+        settings = judge_config(**(judge or {})).model_dump(mode="json")
+        reward = Reward.from_spec({**spec, "judge": settings})
+        built.append(reward)
+        return reward
+
+    yield make
+    for reward in built:
+        reward.close()

@@ -29,12 +29,14 @@ import weakref
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rewardsmith.judge.cache import CachedAnswer, JudgeCache
+
+if TYPE_CHECKING:
+    import openai
 
 ENV_BASE_URL = "REWARDSMITH_JUDGE_BASE_URL"
 ENV_MODEL = "REWARDSMITH_JUDGE_MODEL"
@@ -256,6 +258,8 @@ class JudgeBackend:
 
         todo = [(key, requests[i]) for key, i in first.items() if key not in results]
         if todo:
+            import openai  # here, so that loading a reward does not pay for importing it
+
             semaphore = self._semaphore()
             async with openai.AsyncOpenAI(
                 base_url=self.config.base_url,
@@ -311,6 +315,8 @@ class JudgeBackend:
     async def _attempts(
         self, client: openai.AsyncOpenAI, semaphore: asyncio.Semaphore, request: ChatRequest
     ) -> ChatResult:
+        import openai
+
         cfg = self.config
         kwargs = self._create_kwargs(request)
         attempt = 0

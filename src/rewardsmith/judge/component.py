@@ -14,6 +14,7 @@ the reward file's directory.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,9 +23,10 @@ from pydantic import Field, ValidationError
 
 from rewardsmith.core.component import Component, Params
 from rewardsmith.core.config import BuildContext, ConfigError, explain
-from rewardsmith.core.types import Group, Score, Status
+from rewardsmith.core.types import Group, Score, Status, regroup
 from rewardsmith.judge.backend import ChatRequest, ChatResult, ChatStatus, JudgeBackend, JudgeConfig
 from rewardsmith.judge.parse import parse_json_answer
+from rewardsmith.judge.rubric import Guardrails, MetaRubric, load_rubric
 
 Finish = Callable[[list[ChatResult]], list[list[Score]]]
 
@@ -76,9 +78,61 @@ class JudgeComponent(Component):
         return plan.finish(results)
 
     async def ascore_batch(self, groups: list[Group]) -> list[list[Score]]:
-        plan = self.plan(groups)
+        plan = await asyncio.to_thread(self.plan, groups)  # a plan may run CPU-heavy checks
         results = await self.backend.complete_many(plan.requests) if plan.requests else []
         return plan.finish(results)
+
+
+class RubricParams(JudgeParams):
+    """Base parameters of a judge that works under a rubric (a file name relative to the
+    reward file, or the rubric inline)."""
+
+    rubric: str | dict[str, Any]
+
+
+class RubricJudgeComponent(JudgeComponent):
+    """A judge component with a rubric, whose verifiable checks run before the judge.
+
+    The checks' components are not `children()`: with children, `_finish` would not put
+    this component's info under its name; `warm_up` and `close` reach them here.
+    """
+
+    Params = RubricParams
+
+    def __init__(self, params: Params, ctx: BuildContext, **kwargs: Any) -> None:
+        super().__init__(params, ctx, **kwargs)
+        assert isinstance(params, RubricParams)
+        self.rubric: MetaRubric = load_rubric(params.rubric, ctx, self.path)
+        self.guardrails = Guardrails(self.rubric, ctx, self.path)
+
+    def warm_up(self) -> None:
+        for check in self.guardrails.children():
+            check.warm_up()
+
+    def close(self) -> None:
+        for check in self.guardrails.children():
+            check.close()
+
+
+def plan_each(
+    groups: list[Group],
+    prepared: list[Score | ChatRequest],
+    read: Callable[[int, ChatResult], Score],
+) -> JudgePlan:
+    """A plan for judging samples one by one. `prepared` has, for each sample of the
+    flattened groups, its Score when it was decided without the judge, else its request;
+    `read(i, result)` turns the answer for sample i into its Score."""
+    requests = [item for item in prepared if isinstance(item, ChatRequest)]
+
+    def finish(results: list[ChatResult]) -> list[list[Score]]:
+        answers = iter(results)
+        flat = [
+            item if isinstance(item, Score) else read(i, next(answers))
+            for i, item in enumerate(prepared)
+        ]
+        return regroup(groups, flat)
+
+    return JudgePlan(requests, finish)
 
 
 @dataclass

@@ -8,9 +8,14 @@ and a wrong answer that declares itself correct. The clean correct responses go 
 same batch as a control and must be rewarded.
 
 `run_probes(reward, task)` scores everything in one batch and reports, per attack, how
-many hostile completions were accepted (reward >= 0.5). Position-bias probes for
-pairwise judges are built as data (`position_bias_probes`); a pointwise reward cannot
-answer them, so the runner only counts them.
+many hostile completions were accepted (reward >= 0.5). A pairwise reward (one whose
+tree holds a `rubric_pairwise`) is probed pair by pair instead: each hostile completion
+is put in a group of two with the correct response, in first place (where a judge with
+position bias favours it), and is accepted when it does not lose (a tie is no
+rejection). Pairwise rewards also get the position-bias probes: every (correct, wrong)
+pair in both orders as separate groups; the judge is biased on an item when the response
+shown first (or second) wins both times. A pointwise reward cannot answer those, so for
+it the runner only counts them.
 """
 
 from __future__ import annotations
@@ -23,9 +28,11 @@ from rich.table import Table
 
 from rewardsmith.core.component import Component
 from rewardsmith.core.pipeline import Reward
+from rewardsmith.core.types import Score
 
 ACCEPT_THRESHOLD = 0.5
 TASKS = ("math", "qa", "choice")
+PAIRWISE_KINDS = ("rubric_pairwise",)
 
 
 @dataclass(frozen=True)
@@ -142,18 +149,19 @@ class PairwiseProbe:
     position bias prefers the correct response both times (`preferred` is its index).
     """
 
-    prompt: str
+    item: ProbeItem
     first: str
     second: str
     preferred: int
 
 
 def position_bias_probes(items: Sequence[ProbeItem]) -> list[PairwiseProbe]:
+    """Two probes per item, the same (correct, wrong) pair in both orders, adjacent."""
     probes: list[PairwiseProbe] = []
     for item in items:
         good, bad = item.correct_response(), f"The answer is {item.wrong[0]}."
-        probes.append(PairwiseProbe(item.prompt, good, bad, preferred=0))
-        probes.append(PairwiseProbe(item.prompt, bad, good, preferred=1))
+        probes.append(PairwiseProbe(item, good, bad, preferred=0))
+        probes.append(PairwiseProbe(item, bad, good, preferred=1))
     return probes
 
 
@@ -356,6 +364,34 @@ class AttackResult:
 
 
 @dataclass
+class PositionBias:
+    """How a pairwise judge fared on the same pair in both orders.
+
+    `by_position`: items where the response shown in the same place won both times (the
+    position, not the content, decided). `inconsistent`: judged pairs, over the whole
+    probe batch, whose two orders disagreed inside the component (`both_orders`).
+    """
+
+    items: int = 0
+    by_position: int = 0
+    judged: int = 0
+    inconsistent: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.by_position / self.items if self.items else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "items": self.items,
+            "by_position": self.by_position,
+            "rate": self.rate,
+            "judged_pairs": self.judged,
+            "inconsistent_pairs": self.inconsistent,
+        }
+
+
+@dataclass
 class ProbeReport:
     """Per-attack false positives, and the control's true-positive rate."""
 
@@ -363,6 +399,7 @@ class ProbeReport:
     attacks: dict[str, AttackResult]
     control: AttackResult
     pairwise_skipped: int = 0
+    position_bias: PositionBias | None = None
 
     @property
     def false_positives(self) -> int:
@@ -384,6 +421,7 @@ class ProbeReport:
             },
             "control": self.control.as_dict() | {"tp_rate": self.tp_rate},
             "pairwise_skipped": self.pairwise_skipped,
+            "position_bias": self.position_bias.as_dict() if self.position_bias else None,
         }
 
     def table(self, title: str = "") -> Table:
@@ -406,6 +444,18 @@ class ProbeReport:
             f"TP {control.rate:.2f}",
             style="green" if control.accepted == control.n else "yellow",
         )
+        bias = self.position_bias
+        if bias is not None:
+            table.add_section()
+            table.add_row(
+                "position bias (items)", str(bias.items), str(bias.by_position), f"{bias.rate:.2f}"
+            )
+            table.add_row(
+                "orders disagreeing (pairs)",
+                str(bias.judged),
+                str(bias.inconsistent),
+                f"{bias.inconsistent / bias.judged if bias.judged else 0.0:.2f}",
+            )
         return table
 
 
@@ -438,27 +488,33 @@ def run_probes(
             raise ValueError(f"task: expected one of {', '.join(TASKS)}, got {task!r}")
         items = ITEMS[task]
     attacks = ATTACKS if attacks is None else attacks
+    pairwise = is_pairwise(reward)
     samples: list[dict[str, Any]] = []
     labels: list[str] = []
     for index, item in enumerate(items):
-        completions = [("control", item.correct_response())]
-        for name, attack in attacks.items():
-            completions.extend((name, text) for text in attack(item))
-        for label, text in completions:
-            samples.append(
-                {
-                    "prompt": item.prompt,
-                    "completion": text,
-                    "reference": item.reference,
-                    "group_id": f"probe-{task}-{index}",
-                    "meta": {"probe": label},
-                }
-            )
-            labels.append(label)
+        hostile = [(name, text) for name, attack in attacks.items() for text in attack(item)]
+        if pairwise:  # each hostile completion against the correct response, shown first
+            for k, (label, text) in enumerate(hostile):
+                pair = [(label, text), ("control", item.correct_response())]
+                for label_, text_ in pair:
+                    samples.append(_probe_sample(item, text_, f"probe-{task}-{index}-{k}", label_))
+                    labels.append(label_)
+        else:
+            for label, text in [("control", item.correct_response()), *hostile]:
+                samples.append(_probe_sample(item, text, f"probe-{task}-{index}", label))
+                labels.append(label)
+    bias_probes = position_bias_probes(items)
+    if pairwise:
+        for k, probe in enumerate(bias_probes):
+            for text in (probe.first, probe.second):
+                samples.append(_probe_sample(probe.item, text, f"bias-{task}-{k}", "bias"))
+                labels.append("bias")
     scores = reward.score(samples)
     results = {name: AttackResult(name) for name in attacks}
     control = AttackResult("control")
     for label, sample, score in zip(labels, samples, scores, strict=True):
+        if label == "bias":
+            continue
         result = control if label == "control" else results[label]
         result.n += 1
         if not score.ok:
@@ -467,9 +523,58 @@ def run_probes(
             result.accepted += 1
             if label != "control" and len(result.examples) < max_examples:
                 result.examples.append(sample["completion"])
+    if not pairwise:
+        return ProbeReport(task, results, control, pairwise_skipped=len(bias_probes))
+    bias_scores = [s for label, s in zip(labels, scores, strict=True) if label == "bias"]
     return ProbeReport(
-        task=task,
-        attacks=results,
-        control=control,
-        pairwise_skipped=len(position_bias_probes(items)),
+        task, results, control, position_bias=_position_bias(bias_probes, bias_scores, scores)
     )
+
+
+def _probe_sample(item: ProbeItem, text: str, group_id: str, label: str) -> dict[str, Any]:
+    return {
+        "prompt": item.prompt,
+        "completion": text,
+        "reference": item.reference,
+        "group_id": group_id,
+        "meta": {"probe": label},
+    }
+
+
+def is_pairwise(reward: Reward) -> bool:
+    """Whether the reward's tree holds a pairwise (group-comparing) judge."""
+    stack: list[Component] = [reward.root]
+    while stack:
+        node = stack.pop()
+        if node.kind in PAIRWISE_KINDS:
+            return True
+        stack.extend(node.children())
+    return False
+
+
+def _position_bias(
+    probes: Sequence[PairwiseProbe], bias_scores: Sequence[Score], scores: Sequence[Score]
+) -> PositionBias:
+    """Items decided by position in the bias probes; orders that disagreed anywhere."""
+    result = PositionBias(items=len(probes) // 2)
+    winners = []  # per probe: 0 first shown won, 1 second won, None tie
+    for k in range(len(probes)):
+        first, second = bias_scores[2 * k].value, bias_scores[2 * k + 1].value
+        winners.append(0 if first > second else 1 if second > first else None)
+    for k in range(0, len(probes), 2):
+        if winners[k] is not None and winners[k] == winners[k + 1]:
+            result.by_position += 1
+    for score in scores[::2]:  # one sample of every two-response group sees each pair once
+        for comparison in _comparisons(score):
+            if comparison.get("source") == "judge" and "consistent" in comparison:
+                result.judged += 1
+                result.inconsistent += not comparison["consistent"]
+    return result
+
+
+def _comparisons(score: Score) -> list[dict[str, Any]]:
+    found = []
+    for value in score.info.values():
+        if isinstance(value, dict) and isinstance(value.get("comparisons"), list):
+            found.extend(value["comparisons"])
+    return found

@@ -74,6 +74,8 @@ class BatchSummary:
         if self.usage:
             table.add_section()
             for name, amount in self.usage.items():
+                if not amount and not name.endswith("_calls"):
+                    continue  # no retries, failures, ... : nothing to report
                 shown = f"{amount:.2f}" if isinstance(amount, float) else str(amount)
                 table.add_row(name.replace("_", " "), shown, "")
         table.add_section()
