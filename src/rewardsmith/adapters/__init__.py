@@ -1,0 +1,180 @@
+"""Adapters: one rewardsmith reward in the calling conventions of RL trainers.
+
+`trl` (GRPOTrainer reward functions), `verl` (custom `compute_score` functions) and
+`openrlhf` (`reward_func` files and the remote reward-model protocol). What they share
+lives here:
+
+- `LazyReward`: the reward a trainer process uses, built on first use in that process
+  from a built-in name, a YAML path, a spec mapping, or `$REWARDSMITH_REWARD`; it pickles
+  as that recipe, never with its worker processes;
+- `score_items` / `ascore_items`: one batch call for a trainer's batch, in which inputs
+  the adapter could not read (`Unscorable`) get status `invalid` and the reward's fallback;
+- `extra_values`: per-component values with the same keys for every sample, as verl's
+  `reward_extra_info` and OpenRLHF's `extra_logs` need, plus `status_ok` (1.0 or 0.0) so
+  that a sample that could not be scored is never mistaken for a model failure.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rewardsmith.api import default_workers, load_reward
+from rewardsmith.core.config import ConfigError
+from rewardsmith.core.pipeline import Reward
+from rewardsmith.core.types import Score, Status
+from rewardsmith.state import StateStore
+
+ENV_REWARD = "REWARDSMITH_REWARD"
+ENV_WORKERS = "REWARDSMITH_WORKERS"
+STATUS_OK = "status_ok"
+
+RewardSource = Reward | str | Path | Mapping[str, Any]
+
+
+class LazyReward:
+    """The reward of one trainer process, built on first use in that process.
+
+    `source` is a built-in name or YAML path, a spec mapping (`{"type": "math", ...}`), a
+    loaded `Reward` (used as is; it cannot be pickled), or None for `$REWARDSMITH_REWARD`.
+    `workers` defaults to `$REWARDSMITH_WORKERS`, else one per core (at most 8). A process
+    forked after the reward was built builds its own, since worker pools do not survive
+    a fork.
+    """
+
+    def __init__(
+        self,
+        source: RewardSource | None = None,
+        *,
+        workers: int | None = None,
+        state: str | StateStore | None = None,
+    ) -> None:
+        self.source = source
+        self.workers = workers
+        self.state = state
+        self._reward: Reward | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        """A short name for logs: the built-in name, the YAML file's stem, or the root's."""
+        source = self.source if self.source is not None else os.environ.get(ENV_REWARD)
+        if source is None:
+            return "rewardsmith"
+        if isinstance(source, Reward):
+            return source.root.name
+        if isinstance(source, Mapping):
+            return str(source.get("name") or source.get("type") or "reward")
+        return Path(source).stem
+
+    def get(self) -> Reward:
+        """The reward, built now if this process has none yet."""
+        with self._lock:
+            if self._reward is None or self._pid != os.getpid():
+                self._reward, self._pid = self._build(), os.getpid()
+                if self._reward is not self.source:
+                    atexit.register(self._reward.close)
+            return self._reward
+
+    def close(self) -> None:
+        """Stop the worker processes of a reward built here (a passed-in Reward is the caller's)."""
+        with self._lock:
+            if self._reward is not None and self._reward is not self.source:
+                atexit.unregister(self._reward.close)
+                self._reward.close()
+            self._reward = None
+
+    def _build(self) -> Reward:
+        source = self.source if self.source is not None else os.environ.get(ENV_REWARD)
+        if source is None or source == "":
+            raise ConfigError(
+                f"${ENV_REWARD} is not set: set it to a built-in reward name or a YAML file"
+            )
+        if isinstance(source, Reward):
+            return source
+        workers = self.workers or _env_workers() or default_workers()
+        if isinstance(source, Mapping):
+            return Reward.from_spec(dict(source), workers=workers, state=self.state)
+        return load_reward(source, workers=workers, state=self.state)
+
+    def __getstate__(self) -> dict[str, Any]:
+        if isinstance(self.source, Reward):
+            raise TypeError(
+                "a loaded Reward cannot be pickled (its worker processes cannot cross "
+                "processes): pass its built-in name, YAML path or spec instead"
+            )
+        return {"source": self.source, "workers": self.workers, "state": self.state}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["source"], workers=state["workers"], state=state["state"])
+
+
+def _env_workers() -> int | None:
+    text = os.environ.get(ENV_WORKERS, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"${ENV_WORKERS}: expected a positive integer, got {text!r}")
+    return int(text)
+
+
+@dataclass(frozen=True)
+class Unscorable:
+    """A trainer input the adapter could not turn into a sample, and why."""
+
+    reason: str
+
+
+Item = Mapping[str, Any] | Unscorable
+
+
+def score_items(reward: Reward, items: Sequence[Item]) -> list[Score]:
+    """One Score per item: the samples are scored in one batch; each `Unscorable` gets
+    status `invalid`, the reward's fallback and its reason in `info.error`."""
+    samples = [item for item in items if not isinstance(item, Unscorable)]
+    return _merge(reward, items, reward.score(samples) if samples else [])
+
+
+async def ascore_items(reward: Reward, items: Sequence[Item]) -> list[Score]:
+    """`score_items` for asyncio callers."""
+    samples = [item for item in items if not isinstance(item, Unscorable)]
+    return _merge(reward, items, await reward.ascore(samples) if samples else [])
+
+
+def _merge(reward: Reward, items: Sequence[Item], scores: list[Score]) -> list[Score]:
+    scored = iter(scores)
+    return [
+        Score.failed(Status.INVALID, reward.root.fallback, item.reason)
+        if isinstance(item, Unscorable)
+        else next(scored)
+        for item in items
+    ]
+
+
+def component_fallbacks(reward: Reward) -> dict[str, float]:
+    """Every named part below the root, in tree order, with its fallback reward."""
+    found: dict[str, float] = {}
+    pending = list(reversed(reward.root.children()))
+    while pending:
+        part = pending.pop()
+        found[part.name] = part.fallback
+        pending.extend(reversed(part.children()))
+    return found
+
+
+def extra_values(reward: Reward, scores: Sequence[Score]) -> dict[str, list[float]]:
+    """Per sample: the value of every named part below the root (its fallback where the
+    sample has none), and `status_ok` (1.0 when the sample was scored, else 0.0). The keys
+    are the same for every sample and every batch of this reward."""
+    values = {
+        name: [score.components.get(name, fallback) for score in scores]
+        for name, fallback in component_fallbacks(reward).items()
+    }
+    values[STATUS_OK] = [float(score.ok) for score in scores]
+    return values

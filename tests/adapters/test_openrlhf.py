@@ -1,0 +1,132 @@
+"""The OpenRLHF adapter: queries decoded with special tokens kept, as OpenRLHF sends them."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+
+import pytest
+
+import rewardsmith.adapters.openrlhf_reward_func as reward_func_file
+from rewardsmith.adapters.openrlhf import ascore_openrlhf, score_openrlhf, split_query
+from rewardsmith.core.pipeline import Reward
+from tests.adapters.conftest import PIPELINE, qwen_prompt
+
+torch = pytest.importorskip("torch")
+
+LLAMA3 = (
+    "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n{q}<|eot_id|>"
+    "<|start_header_id|>assistant<|end_header_id|>\n\n"
+)
+QUESTION = "What is 6 times 7?"
+ANSWER = "Six sevens. What is 6 times 7? It is \\boxed{42}."  # restates the question
+
+
+@pytest.mark.parametrize(
+    ("query", "prompt"),
+    [
+        # the templated prompt, as with --apply_chat_template: the query starts with it
+        (qwen_prompt(QUESTION) + ANSWER + "<|im_end|>", qwen_prompt(QUESTION)),
+        # the raw question inside the template; the response restates it
+        (qwen_prompt(QUESTION) + ANSWER + "<|im_end|>\n<|endoftext|>", QUESTION),
+        # a BOS token the tokenizer added in front of the templated prompt
+        (
+            "<|begin_of_text|>" + LLAMA3.format(q=QUESTION) + ANSWER + "<|eot_id|>",
+            LLAMA3.format(q=QUESTION),
+        ),
+        (LLAMA3.format(q=QUESTION) + ANSWER + "<|eot_id|>", QUESTION),
+        (
+            "<｜begin▁of▁sentence｜><｜User｜>"
+            + QUESTION
+            + "<｜Assistant｜>"
+            + ANSWER
+            + "<｜end▁of▁sentence｜>",
+            QUESTION,
+        ),
+        ("[INST] " + QUESTION + " [/INST]" + ANSWER + "</s>", "[INST] " + QUESTION + " [/INST]"),
+        # an end token this module does not list: any <|...|> at the very end goes
+        (QUESTION + ANSWER + "<|custom_end|>", QUESTION),
+    ],
+    ids=["qwen-templated", "qwen-raw", "llama3-bos", "llama3-raw", "deepseek", "mistral", "other"],
+)
+def test_split_query_finds_the_response(query, prompt):
+    assert split_query(query, prompt) == ANSWER
+
+
+def test_split_query_keeps_the_response_text_as_is():
+    query = qwen_prompt("q") + "  <think>\nx\n</think>\n\n\\boxed{1}\n<|im_end|>"
+    assert split_query(query, qwen_prompt("q")) == "  <think>\nx\n</think>\n\n\\boxed{1}\n"
+    assert split_query(qwen_prompt("q") + "<|im_end|>", "q") == ""
+    with pytest.raises(ValueError, match=r"^query: does not contain its prompt"):
+        split_query(qwen_prompt("q") + "1", "another question")
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    with Reward.load(PIPELINE, workers=1) as reward:
+        yield reward
+
+
+def openrlhf_batch(rows: list[dict], templated: bool) -> tuple[list, list, list]:
+    """queries, prompts, labels as OpenRLHF's experience maker gathers them."""
+    prompts = [qwen_prompt(row["prompt"]) if templated else row["prompt"] for row in rows]
+    queries = [qwen_prompt(row["prompt"]) + row["completion"] + "<|im_end|>" for row in rows]
+    return queries, prompts, [row["reference"] for row in rows]
+
+
+@pytest.mark.parametrize("templated", [True, False], ids=["templated", "raw"])
+def test_score_openrlhf_on_the_bundled_batch(pipeline, rows, templated):
+    answer = score_openrlhf(pipeline, *openrlhf_batch(rows, templated))
+    assert set(answer) == {"rewards", "scores", "extra_logs"}
+    assert answer["scores"] == answer["rewards"] and len(answer["rewards"]) == len(rows)
+    logs = answer["extra_logs"]
+    assert logs["correct"] == [float(row["label"]) for row in rows]
+    assert logs["status_ok"] == [1.0] * len(rows)
+    assert all(len(values) == len(rows) for values in logs.values())
+    assert asyncio.run(ascore_openrlhf(pipeline, *openrlhf_batch(rows, templated))) == answer
+
+
+def test_unsplittable_queries_get_the_fallback_and_status_ok_zero():
+    with Reward.from_spec({"type": "math", "fallback": -1.0}) as reward:
+        answer = score_openrlhf(
+            reward,
+            [qwen_prompt("1+1?") + "\\boxed{2}<|im_end|>", "no prompt here \\boxed{2}"],
+            ["1+1?", "1+1?"],
+            ["2", "2"],
+        )
+        assert answer["rewards"] == [1.0, -1.0]
+        assert answer["extra_logs"] == {"status_ok": [1.0, 0.0]}
+        with pytest.raises(ValueError, match="expected one per sample, got 2 queries, 1 prompts"):
+            score_openrlhf(reward, ["a", "b"], ["a"], None)
+
+
+def test_reward_func_file_as_openrlhf_loads_and_calls_it(monkeypatch, rows):
+    monkeypatch.setenv("REWARDSMITH_REWARD", str(PIPELINE))
+    monkeypatch.setenv("REWARDSMITH_WORKERS", "1")
+    spec = importlib.util.spec_from_file_location("reward_func", reward_func_file.__file__)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    queries, prompts, labels = openrlhf_batch(rows, templated=True)
+    # chunks of micro_rollout_batch_size, positional arguments, as RemoteRewardModel calls it
+    infos = [
+        module.reward_func(queries[i : i + 16], prompts[i : i + 16], labels[i : i + 16])
+        for i in range(0, len(rows), 16)
+    ]
+    # update_samples_with_rewards: every chunk's tensors joined with torch.cat
+    rewards = torch.cat([info["rewards"] for info in infos])
+    scores = torch.cat([info["scores"] for info in infos])
+    logs = {
+        key: torch.cat([info["extra_logs"][key] for info in infos])
+        for key in infos[0]["extra_logs"]
+    }
+    assert rewards.dtype == torch.float32 and torch.equal(rewards, scores)
+    assert logs["correct"].tolist() == [float(row["label"]) for row in rows]
+    assert set(logs) == {
+        "correct_if_formatted",
+        "answer_marked",
+        "correct",
+        "format_bonus",
+        "think_boxed_format",
+        "status_ok",
+    }
+    module.REWARD.close()
