@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from rewardsmith.adapters.verl import token_level_rewards
 from rewardsmith.advantage.estimators import METHODS, compute_advantages
 from rewardsmith.api import load_reward
 from rewardsmith.core.config import ConfigError
@@ -150,6 +151,40 @@ def probe_judge(
     raise typer.Exit(0)
 
 
+@app.command()
+def serve(
+    reward: Annotated[
+        str,
+        typer.Option("--reward", "-r", help="Built-in name (math, choice, qa, format) or YAML."),
+    ],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Server worker processes.")] = 2,
+    max_queue: Annotated[
+        int, typer.Option(min=1, help="Scoring requests admitted per worker; beyond: 429.")
+    ] = 32,
+    max_body_bytes: Annotated[
+        int, typer.Option(min=1024, help="Largest request body; beyond: 413.")
+    ] = 16 << 20,
+    deadline_seconds: Annotated[
+        float, typer.Option(min=0.001, help="Time to answer a scoring request; beyond: 504.")
+    ] = 60.0,
+    token_env: Annotated[
+        str | None,
+        typer.Option(help="Require `Authorization: Bearer $VAR` (all but /healthz, /readyz)."),
+    ] = None,
+) -> None:
+    """Serve a reward over HTTP: OpenRLHF's /get_reward, /v1/score, probes and /metrics."""
+    from rewardsmith.server.run import serve as run_server
+
+    try:
+        run_server(
+            reward, host, port, workers, max_queue, max_body_bytes, deadline_seconds, token_env
+        )
+    except ValueError as exc:  # a ConfigError, or a token variable that is not set
+        _fail(str(exc))
+
+
 def _fail(message: str) -> None:
     errors.print(f"[red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(2)
@@ -250,10 +285,7 @@ def _dense_per_token(samples: dict[int, Sample], scores: dict[int, Score]) -> No
         offsets = samples[index].token_offsets
         if score.dense is None or offsets is None:
             continue
-        per_token = [0.0] * len(offsets)
-        for span in score.dense:
-            if span.token_end is not None and span.token_end > 0:
-                per_token[span.token_end - 1] += span.reward
+        per_token = token_level_rewards(score, len(offsets))
         score.dense = [
             DenseReward(start, end, reward, token, token + 1)
             for token, ((start, end), reward) in enumerate(zip(offsets, per_token, strict=True))

@@ -1,0 +1,184 @@
+"""The ASGI app of one server worker process: endpoints, middlewares and lifecycle.
+
+Each uvicorn worker builds its own app with `create_app_from_env` (the launcher passes
+the settings through the environment) and loads its own Reward, so workers share
+nothing but the listening socket and the metrics directory. Scoring awaits
+`Reward.ascore`, so the event loop stays free while checks run in the reward's worker
+processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+from starlette.responses import Response
+
+from rewardsmith.adapters.openrlhf import ascore_openrlhf
+from rewardsmith.server import errors
+from rewardsmith.server.auth import BearerAuthMiddleware
+from rewardsmith.server.body import read_json
+from rewardsmith.server.limits import Admission, LimitsMiddleware, deadline_of
+from rewardsmith.server.metrics import Metrics, MetricsMiddleware
+from rewardsmith.server.models import (
+    GetRewardRequest,
+    GetRewardResponse,
+    Health,
+    ScoreOut,
+    ScoreRequest,
+    ScoreResponse,
+)
+from rewardsmith.server.readiness import RewardSlot
+from rewardsmith.server.settings import ServerSettings
+
+PROBES = frozenset({"/healthz", "/readyz"})
+SCORING = frozenset({"/get_reward", "/v1/score"})
+SCORING_ERRORS = (400, 408, 413, 422, 429, 503, 504)
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (GetRewardRequest, ScoreRequest)
+
+
+def create_app_from_env() -> FastAPI:
+    """The app of a worker started by `rewardsmith serve` (uvicorn factory)."""
+    return create_app(ServerSettings.from_env())
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    """A reward server app for `settings`; the reward loads once the app starts."""
+    slot = RewardSlot(settings.reward, settings.check_workers)
+    metrics = Metrics()
+    token = settings.token()
+    auth = (401,) if token is not None else ()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        slot.start()
+        yield
+        await slot.close()
+        metrics.worker_exit()
+
+    app = FastAPI(
+        title="rewardsmith",
+        summary=f"Rewards from `{settings.reward}` over HTTP.",
+        version="1",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    errors.install(app)
+
+    @app.post(
+        "/get_reward",
+        response_model=GetRewardResponse,
+        responses=errors.documented(*SCORING_ERRORS, *auth),
+        openapi_extra=_json_body(GetRewardRequest),
+        summary="OpenRLHF remote reward model",
+    )
+    async def get_reward(request: Request) -> dict[str, Any]:
+        """Rewards for an OpenRLHF batch (`--remote_rm_url http://host:port/get_reward`).
+
+        Each response is the part of its query after its prompt; `labels` are the
+        references. `extra_logs` holds every named component and `status_ok` (0.0 for a
+        sample that could not be scored and got its fallback reward).
+        """
+        reward = slot.get()
+        body = await read_json(request, GetRewardRequest)
+        scoring = ascore_openrlhf(reward, body.query, body.prompts, body.labels)
+        answer = await deadline_of(request.scope).run(scoring)
+        metrics.observe_answer(reward.root.name, answer)
+        return answer
+
+    @app.post(
+        "/v1/score",
+        response_model=ScoreResponse,
+        responses=errors.documented(*SCORING_ERRORS, *auth),
+        openapi_extra=_json_body(ScoreRequest),
+        summary="Score a batch of samples",
+    )
+    async def score(request: Request) -> ScoreResponse:
+        """One score per sample, in order: reward, status, components, dense rewards and
+        info. Samples are grouped by `group_id` (else prompt), as the reward's group-level
+        parts need; a sample that cannot be scored gets its status and the rest are scored.
+        """
+        reward = slot.get()
+        body = await read_json(request, ScoreRequest)
+        scores = await deadline_of(request.scope).run(reward.ascore(body.samples))
+        metrics.observe_scores(scores)
+        return ScoreResponse(scores=[ScoreOut.of(score) for score in scores])
+
+    @app.get("/healthz", response_model=Health, summary="Liveness")
+    async def healthz() -> Health:
+        """200 while the worker's event loop answers."""
+        return Health(status="ok")
+
+    @app.get(
+        "/readyz", response_model=Health, responses=errors.documented(503), summary="Readiness"
+    )
+    async def readyz() -> Health:
+        """200 once the reward is loaded and warmed up, 503 before."""
+        slot.get()
+        return Health(status="ready")
+
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={
+            200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+            **errors.documented(*auth),
+        },
+        summary="Prometheus metrics",
+    )
+    async def prometheus() -> Response:
+        """All workers' metrics in the Prometheus text format."""
+        return Response(metrics.exposition(), media_type=metrics.content_type)
+
+    app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
+    app.add_middleware(
+        LimitsMiddleware,
+        admission=Admission(settings.max_queue, metrics.queue_depth.set),
+        admitted_paths=SCORING,
+        max_body_bytes=settings.max_body_bytes,
+        deadline_seconds=settings.deadline_seconds,
+    )
+    if token is not None:
+        app.add_middleware(BearerAuthMiddleware, token=token, open_paths=PROBES)
+    endpoints = frozenset(route.path for route in app.routes)  # type: ignore[attr-defined]
+    app.add_middleware(MetricsMiddleware, metrics=metrics, endpoints=endpoints)
+    return app
+
+
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI request body of an endpoint that reads `model` itself (strictly)."""
+    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def _openapi(app: FastAPI, settings: ServerSettings) -> dict[str, Any]:
+    """FastAPI's document, plus the request schemas and, with a token, the bearer scheme
+    (required by every endpoint but the probes)."""
+    if app.openapi_schema is None:
+        document = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
+        _, definitions = models_json_schema(
+            [(model, "validation") for model in REQUEST_MODELS],
+            ref_template="#/components/schemas/{model}",
+        )
+        document["components"]["schemas"].update(definitions["$defs"])
+        if settings.token_env is not None:
+            _require_bearer(document)
+        app.openapi_schema = document
+    return app.openapi_schema
+
+
+def _require_bearer(document: dict[str, Any]) -> None:
+    document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+    for path, operations in document["paths"].items():
+        if path in PROBES:
+            continue
+        for operation in operations.values():
+            operation["security"] = [{"bearer": []}]

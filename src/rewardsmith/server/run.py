@@ -1,0 +1,61 @@
+"""The launcher behind `rewardsmith serve`: check the reward, then run uvicorn workers.
+
+The reward is built once here, so that a bad definition fails with its message before
+any worker starts, and then once more in every worker process (from the settings in
+`$REWARDSMITH_SERVE_SETTINGS`). Metrics go to a fresh temporary directory shared by the
+workers and removed on exit. On SIGTERM or SIGINT uvicorn stops accepting connections
+and lets requests in flight finish (they are bounded by the deadline) before exiting.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import uvicorn
+
+from rewardsmith.api import default_workers, load_reward
+from rewardsmith.server.settings import METRICS_DIR_ENV, SETTINGS_ENV, ServerSettings
+
+FACTORY = "rewardsmith.server.app:create_app_from_env"
+GRACE_SECONDS = 5.0  # beyond the deadline, for answers to be written out
+
+
+def serve(
+    reward: str,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 2,
+    max_queue: int = 32,
+    max_body_bytes: int = 16 << 20,
+    deadline_seconds: float = 60.0,
+    token_env: str | None = None,
+) -> None:
+    """Serve `reward` until stopped. Raises ConfigError or ValueError for bad settings.
+
+    Each of the `workers` processes gets an equal share of the machine's cores (at least
+    one) for the reward's CPU-heavy checks.
+    """
+    settings = ServerSettings(
+        reward=reward,
+        workers=workers,
+        check_workers=max(1, default_workers() // workers),
+        max_queue=max_queue,
+        max_body_bytes=max_body_bytes,
+        deadline_seconds=deadline_seconds,
+        token_env=token_env,
+    )
+    settings.token()
+    load_reward(reward, workers=1).close()
+    with tempfile.TemporaryDirectory(prefix="rewardsmith-metrics-") as metrics_dir:
+        os.environ[METRICS_DIR_ENV] = metrics_dir
+        os.environ[SETTINGS_ENV] = settings.model_dump_json()
+        uvicorn.run(
+            FACTORY,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            timeout_graceful_shutdown=deadline_seconds + GRACE_SECONDS,
+            access_log=False,
+        )

@@ -1,0 +1,124 @@
+"""Probes, Prometheus metrics (summed over worker processes) and bearer-token auth."""
+
+from __future__ import annotations
+
+import http.client
+import re
+
+import httpx
+import pytest
+
+from rewardsmith.server.local import LocalServer
+from tests.server.conftest import AUTH, TOKEN
+
+
+def pinned_connections(server: LocalServer, count: int) -> list[http.client.HTTPConnection]:
+    """Keep-alive connections held by `count` different workers."""
+    held: dict[int, http.client.HTTPConnection] = {}
+    for _ in range(200):
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        connection.request("GET", "/healthz")
+        connection.getresponse().read()
+        worker = server.worker_for(connection.sock.getsockname()[1])
+        if worker is None or worker in held:
+            connection.close()
+        else:
+            held[worker] = connection
+        if len(held) == count:
+            return list(held.values())
+    raise AssertionError(f"could not reach {count} distinct workers")
+
+
+def call(connection: http.client.HTTPConnection, method: str, path: str, body: str = "") -> str:
+    connection.request(method, path, body, {**AUTH, "Content-Type": "application/json"})
+    response = connection.getresponse()
+    text = response.read().decode()
+    assert response.status == 200, text
+    return text
+
+
+def sample_count(metrics: str, status: str) -> float:
+    found = re.search(rf'^rewardsmith_samples_total{{status="{status}"}} (\S+)$', metrics, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_answer_without_a_token(math_server: LocalServer, path: str):
+    response = httpx.get(math_server.url + path)
+    assert response.status_code == 200
+    assert response.json()["status"] in ("ok", "ready")
+
+
+def test_metrics_add_up_every_worker(math_server: LocalServer):
+    first, second = pinned_connections(math_server, 2)
+    before = sample_count(call(second, "GET", "/metrics"), "ok")
+    body = '{"samples": [{"completion": "\\\\boxed{2}", "reference": "2"}]}'
+    for _ in range(5):
+        call(first, "POST", "/v1/score", body)  # all on the first worker
+
+    metrics = call(second, "GET", "/metrics")  # read on the other worker
+
+    assert sample_count(metrics, "ok") == before + 5
+    for name in (
+        'rewardsmith_requests_total{code="200",endpoint="/v1/score"}',
+        'rewardsmith_request_seconds_bucket{endpoint="/v1/score",le="+Inf"}',
+        'rewardsmith_reward_bucket{component="math",le="1.0"}',
+        "rewardsmith_queue_depth",
+        "rewardsmith_in_flight_requests",
+    ):
+        assert name in metrics
+    in_flight = re.search(r"^rewardsmith_in_flight_requests (\S+)$", metrics, re.M)
+    assert in_flight is not None and float(in_flight.group(1)) >= 1  # this scrape
+    first.close()
+    second.close()
+
+
+def test_metrics_count_error_answers(api: httpx.Client):
+    api.post("/get_reward", content=b"{")
+    metrics = api.get("/metrics").text
+    assert re.search(
+        r'^rewardsmith_requests_total{code="400",endpoint="/get_reward"} ', metrics, re.M
+    )
+
+
+@pytest.mark.parametrize(
+    ("headers", "problem"),
+    [
+        ({}, "Authorization: missing"),
+        ({"Authorization": "Bearer wrong"}, "wrong bearer token"),
+        ({"Authorization": f"Basic {TOKEN}"}, "expected 'Bearer <token>'"),
+        ({"Authorization": "Bearer"}, "expected 'Bearer <token>'"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/get_reward"), ("POST", "/v1/score"), ("GET", "/metrics"), ("GET", "/openapi.json")],
+)
+def test_auth_is_required_everywhere_but_the_probes(
+    math_server: LocalServer, headers: dict, problem: str, method: str, path: str
+):
+    response = httpx.request(method, math_server.url + path, headers=headers, json={})
+    assert response.status_code == 401
+    assert problem in response.json()["error"]
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_the_right_token_is_let_in(math_server: LocalServer):
+    body = {"query": ["Q \\boxed{1}"], "prompts": ["Q"], "labels": ["1"]}
+    response = httpx.post(math_server.url + "/get_reward", json=body, headers=AUTH)
+    assert response.status_code == 200
+    assert response.json()["rewards"] == [1.0]
+
+
+def test_openapi_document_describes_auth_and_errors(api: httpx.Client):
+    document = api.get("/openapi.json").json()
+    assert document["components"]["securitySchemes"] == {
+        "bearer": {"type": "http", "scheme": "bearer"}
+    }
+    operation = document["paths"]["/get_reward"]["post"]
+    assert operation["security"] == [{"bearer": []}]
+    assert {"400", "401", "413", "422", "429", "504"} <= set(operation["responses"])
+    assert "Retry-After" in operation["responses"]["429"]["headers"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/GetRewardRequest"}
+    assert "security" not in document["paths"]["/healthz"]["get"]
