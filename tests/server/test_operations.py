@@ -7,8 +7,11 @@ import re
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
+from rewardsmith.server.app import create_app
 from rewardsmith.server.local import LocalServer
+from rewardsmith.server.settings import ServerSettings
 from tests.server.conftest import AUTH, TOKEN
 
 
@@ -47,6 +50,15 @@ def test_probes_answer_without_a_token(math_server: LocalServer, path: str):
     response = httpx.get(math_server.url + path)
     assert response.status_code == 200
     assert response.json()["status"] in ("ok", "ready")
+
+
+def test_not_ready_until_the_reward_is_loaded():
+    app = create_app(ServerSettings(reward="math"))
+    client = TestClient(app)  # not entered: the app never starts, so the reward never loads
+    assert client.get("/healthz").status_code == 200
+    for response in (client.get("/readyz"), client.post("/v1/score", json={"samples": []})):
+        assert response.status_code == 503
+        assert response.json() == {"error": "not ready: loading the reward"}
 
 
 def test_metrics_add_up_every_worker(math_server: LocalServer):
