@@ -15,6 +15,7 @@ the reward file's directory.
 from __future__ import annotations
 
 import asyncio
+from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -68,9 +69,9 @@ class JudgeComponent(Component):
         key = "judge:" + config.model_dump_json()
         self.backend: JudgeBackend = ctx.shared(key, lambda: JudgeBackend(config))
 
+    @abstractmethod
     def plan(self, groups: list[Group]) -> JudgePlan:
         """The requests for this batch and how to read their answers."""
-        raise NotImplementedError
 
     def score_batch(self, groups: list[Group]) -> list[list[Score]]:
         plan = self.plan(groups)

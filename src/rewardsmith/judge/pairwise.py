@@ -85,6 +85,7 @@ class RubricPairwise(RubricJudgeComponent):
     """Rewards for a group from pairwise, criterion-by-criterion judge comparisons."""
 
     Params = PairwiseParams
+    params: PairwiseParams
 
     def __init__(self, params: PairwiseParams, ctx: BuildContext, **kwargs: Any) -> None:
         super().__init__(params, ctx, **kwargs)
@@ -97,7 +98,7 @@ class RubricPairwise(RubricJudgeComponent):
         self.schema = answer_schema(list(self.principles), params.max_margin)
 
     def plan(self, groups: list[Group]) -> JudgePlan:
-        p: PairwiseParams = self.params  # type: ignore[assignment]
+        p = self.params
         checks = self.guardrails.run(groups)
         requests: list[ChatRequest] = []
         jobs: list[PairJob] = []
@@ -137,7 +138,7 @@ class RubricPairwise(RubricJudgeComponent):
         scores: list[float] = []
         for k, result in enumerate(results):
             answer = read_answer(result, ["criteria"], self.fallback)
-            criteria = answer.failure or self._criteria(answer)
+            criteria = answer.failure or self._criteria(answer, result.text)
             if isinstance(criteria, Score):
                 job.failure = criteria
                 return
@@ -152,19 +153,19 @@ class RubricPairwise(RubricJudgeComponent):
                     "call": answer.call,
                 }
             )
-        rule: OrderRule = self.params.order_rule  # type: ignore[attr-defined]
         job.outcome, job.consistent = combine_orders(
-            scores[0], scores[1] if len(scores) > 1 else None, rule
+            scores[0], scores[1] if len(scores) > 1 else None, self.params.order_rule
         )
 
-    def _criteria(self, answer: JudgeAnswer) -> list[tuple[CriterionJudgement, str]] | Score:
+    def _criteria(
+        self, answer: JudgeAnswer, text: str | None
+    ) -> list[tuple[CriterionJudgement, str]] | Score:
         """The answer's criteria with their justifications, read strictly; an unusable
         answer becomes a Score."""
         raw = answer.data["criteria"] if answer.data else None
-        text = str(answer.data)
         if not isinstance(raw, list) or not raw:
             return unparseable(self.fallback, "'criteria' must be a non-empty list", text)
-        max_margin: int = self.params.max_margin  # type: ignore[attr-defined]
+        max_margin = self.params.max_margin
         criteria = []
         for n, item in enumerate(raw):
             where = f"criteria[{n}]"
@@ -199,7 +200,7 @@ class RubricPairwise(RubricJudgeComponent):
     def _group_scores(
         self, g: int, group: Group, jobs: list[PairJob], checks: list[CheckResults]
     ) -> list[Score]:
-        p: PairwiseParams = self.params  # type: ignore[assignment]
+        p = self.params
         n = len(group)
         if n < 2:
             reason = "group: rubric_pairwise needs at least 2 responses to compare, got 1"

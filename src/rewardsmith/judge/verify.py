@@ -67,10 +67,6 @@ def guard(completion: str, question: str) -> str | None:
     return None
 
 
-def _no_guard(completion: str, question: str) -> str | None:
-    return None
-
-
 def _folded(text: str) -> str:
     return " ".join(text.lower().split())
 
@@ -115,12 +111,15 @@ class JudgeVerify(JudgeComponent):
         """The sample's request, or its Score when it is decided without the judge; and,
         under `answer_only`, the answer extracted from it."""
         reference = require_reference(sample, "the reference answer")
-        checked = guard if self.params.guard else _no_guard
-        reason = checked(sample.completion, sample.prompt_text)
+        guarded = self.params.guard
+        reason = guard(sample.completion, sample.prompt_text) if guarded else None
         response, answer = sample.completion, None
         if reason is None and self.params.answer_only:
             answer, why = extract_short_answer(final_region(sample.completion))
-            reason = f"no final answer: {why}" if not answer else checked(answer, "")
+            if not answer:
+                reason = f"no final answer: {why}"
+            elif guarded:
+                reason = guard(answer, "")
             response = answer
         if reason is not None:
             info: dict[str, Any] = {"guard": reason}
