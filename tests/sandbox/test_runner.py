@@ -11,8 +11,6 @@ from pathlib import Path
 import pytest
 
 from rewardsmith.sandbox.runner import (
-    UID_BASE,
-    UID_SLOTS,
     CallFailed,
     Limits,
     Session,
@@ -20,6 +18,7 @@ from rewardsmith.sandbox.runner import (
     close_pools,
     run,
 )
+from rewardsmith.sandbox.uids import UID_BASE, UID_SLOTS
 
 pytestmark = pytest.mark.skipif(bool(available()), reason=available() or "sandbox available")
 
@@ -220,9 +219,9 @@ def test_large_stdin_is_fed_without_blocking_even_if_never_read():
 
 
 def test_refuses_an_interpreter_inside_a_replaced_directory(monkeypatch):
-    from rewardsmith.sandbox import runner
+    from rewardsmith.sandbox import isolation
 
-    monkeypatch.setattr(runner, "_MODE", None)
-    monkeypatch.setattr(runner.sys, "base_prefix", "/tmp/python-3.11")
-    assert "/tmp/python-3.11" in runner.available() and runner.mode() == ""
-    monkeypatch.setattr(runner, "_MODE", None)  # decided again for the other tests
+    monkeypatch.setattr(isolation, "_MODE", None)
+    monkeypatch.setattr(isolation.sys, "base_prefix", "/tmp/python-3.11")
+    assert "/tmp/python-3.11" in isolation.available() and isolation.mode() == ""
+    monkeypatch.setattr(isolation, "_MODE", None)  # decided again for the other tests

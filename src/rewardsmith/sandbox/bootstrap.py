@@ -25,7 +25,7 @@ here), isolates itself in one of two modes (see runner.py):
   apply.
 
 Then it runs the program in `script` mode (stdin/stdout) or `serve` mode (answers calls
-on the descriptor named in argv[2], see runner.py).
+on the descriptor named in argv[2], see session.py).
 """
 
 import _signal
@@ -345,4 +345,4 @@ def main(control):
         serve(namespace, job["entry_point"], 0, int(sys.argv[2]))
 
 
-main(control)  # noqa: F821 (defined by the stub that runs this, see runner.py)
+main(control)  # noqa: F821 (defined by the stub that runs this, see child.py)

@@ -1,0 +1,70 @@
+"""Starting a sandbox child: a `python -I -S` stub that runs the bootstrap (bootstrap.py)
+sent to it, compiled, on a control pipe, followed by its settings and then its program,
+each as a length-prefixed marshal frame."""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+import pwd
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from rewardsmith.sandbox.limits import Limits
+
+BOOTSTRAP_PATH = Path(__file__).with_name("bootstrap.py")
+# compiled once here, not in every child: the child's `-c` stub reads it as the first
+# control frame (the same interpreter runs both, so the marshal format is the same);
+# without docstrings it stays far below a pipe's buffer, so sending it never waits
+BOOTSTRAP_CODE = marshal.dumps(
+    compile(BOOTSTRAP_PATH.read_text(), str(BOOTSTRAP_PATH), "exec", optimize=2)
+)
+STUB = (
+    "import marshal, os, sys\n"
+    "control = os.fdopen(int(sys.argv[1]), 'rb')\n"
+    "exec(marshal.loads(control.read(int.from_bytes(control.read(4), 'little'))))\n"
+)
+
+
+def frame(payload: object) -> bytes:
+    """A 4-byte length and a marshal blob: the control channel's unit."""
+    blob = marshal.dumps(payload)
+    return len(blob).to_bytes(4, "little") + blob
+
+
+def code_frame() -> bytes:
+    """The first control frame: the bootstrap, compiled."""
+    return len(BOOTSTRAP_CODE).to_bytes(4, "little") + BOOTSTRAP_CODE
+
+
+def bootstrap_settings(limits: Limits, uid: int, mode: str) -> dict[str, Any]:
+    """The second control frame: how the bootstrap isolates the child."""
+    settings = {"mode": mode, "uid": uid, "limits": limits.model_dump()}
+    settings["readable"] = [os.path.realpath(sys.base_prefix)]
+    if mode == "userns":
+        settings["hide"] = _hidden_in_userns()
+    return settings
+
+
+def _hidden_in_userns() -> list[str]:
+    """The runner's home directories and /run: hidden from `userns` mode programs."""
+    homes = [os.environ.get("HOME", "")]
+    with contextlib.suppress(KeyError):
+        homes.append(pwd.getpwuid(os.geteuid()).pw_dir)
+    return sorted({path for path in (*homes, "/run") if path and os.path.isabs(path)})
+
+
+def start_child(control: int, *more_fds: int) -> subprocess.Popen:
+    """A `python -I -S` child that will run the bootstrap sent on `control`."""
+    return subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", STUB, str(control), *map(str, more_fds)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        pass_fds=(control, *more_fds),
+        env={},
+        start_new_session=True,
+    )

@@ -1,0 +1,159 @@
+"""Isolated children waiting for their program (workers), kept warm in a pool per set
+of limits, and stopped with everything they started."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import queue
+import signal
+import subprocess
+import threading
+from typing import Literal
+
+from rewardsmith.sandbox.child import bootstrap_settings, code_frame, frame, start_child
+from rewardsmith.sandbox.isolation import available, decided_mode, mode, warn_once
+from rewardsmith.sandbox.limits import Limits
+from rewardsmith.sandbox.uids import claimed_uid
+
+
+class Worker:
+    """A child that has isolated itself (as a sandbox uid in `root` mode, in its own
+    namespaces in `userns` mode) and waits for its program."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.mode = mode()
+        if not self.mode:
+            raise RuntimeError(f"the sandbox cannot run here: {available()}")
+        # in `userns` mode the namespaces part runs: no uid to claim, none to kill by
+        self.claim = claimed_uid() if self.mode == "root" else contextlib.nullcontext(0)
+        uid = self.claim.__enter__()
+        try:
+            self._spawn(limits, uid)
+        except BaseException:
+            self.claim.__exit__(None, None, None)
+            raise
+
+    def _spawn(self, limits: Limits, uid: int) -> None:
+        control_read, self.control = os.pipe()
+        self.responses, response_write = os.pipe()
+        self.process = start_child(control_read, response_write)
+        os.close(control_read)
+        os.close(response_write)
+        os.write(self.control, code_frame() + frame(bootstrap_settings(limits, uid, self.mode)))
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def start(self, program: str, mode: Literal["script", "serve"], entry: str = "") -> None:
+        """Hand the program over; from here on the child runs untrusted code."""
+        job = frame({"program": program, "mode": mode, "entry_point": entry})
+        with contextlib.suppress(BrokenPipeError):
+            os.write(self.control, job)
+        self._close_control()
+
+    def _close_control(self) -> None:
+        if self.control >= 0:  # closed once only: the number may be reused by then
+            os.close(self.control)
+            self.control = -1
+
+    def kill(self) -> None:
+        """Stop the child and everything it started.
+
+        `root`: SIGKILL (the rest of the uid is killed in `finish`). `userns`: SIGTERM
+        to the waiter outside the namespace, which kills and reaps the namespace's init
+        (the kernel then kills every process in it); SIGKILL only if that hangs, as the
+        init would then be left to a reaper that may never reap it.
+        """
+        if self.mode == "root":
+            self.process.kill()
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+    def finish(self) -> None:
+        """Kill the child and everything it started, and give its uid back."""
+        self.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+        self._close_control()
+        os.close(self.responses)
+        self.claim.__exit__(None, None, None)
+
+
+class _WarmPool:
+    """Workers started ahead of time, so a run pays for handing over its program only."""
+
+    def __init__(self, limits: Limits, size: int) -> None:
+        self.limits = limits
+        self.ready: queue.Queue[Worker] = queue.Queue()
+        self.refills: list[threading.Thread] = []
+        self.closed = False
+        for _ in range(size):
+            self._refill()
+
+    def take(self) -> Worker:
+        self._refill()
+        while True:
+            try:
+                worker = self.ready.get_nowait()
+            except queue.Empty:
+                return Worker(self.limits)
+            if worker.alive():
+                return worker
+            worker.finish()
+
+    def _refill(self) -> None:
+        self.refills = [thread for thread in self.refills if thread.is_alive()]
+        thread = threading.Thread(target=self._add_worker, daemon=True)
+        thread.start()
+        self.refills.append(thread)
+
+    def _add_worker(self) -> None:
+        worker = Worker(self.limits)
+        if self.closed:
+            worker.finish()
+        else:
+            self.ready.put(worker)
+
+    def close(self) -> None:
+        self.closed = True
+        for thread in self.refills:
+            thread.join()
+        while not self.ready.empty():
+            self.ready.get_nowait().finish()
+
+
+_POOLS: dict[Limits, _WarmPool] = {}
+_POOLS_LOCK = threading.Lock()
+WARM_WORKERS = 4
+
+
+def warm_worker(limits: Limits) -> Worker:
+    """A warm worker for these limits (pools are kept per set of limits)."""
+    found, why, notes = decided_mode()
+    if not found:
+        raise RuntimeError(f"the sandbox cannot run here: {why}")
+    if found == "userns":
+        warn_once(notes)
+    with _POOLS_LOCK:
+        if limits not in _POOLS:
+            _POOLS[limits] = _WarmPool(limits, WARM_WORKERS)
+        pool = _POOLS[limits]
+    return pool.take()
+
+
+@atexit.register
+def close_pools() -> None:
+    """Stop the warm workers (also run at interpreter exit)."""
+    with _POOLS_LOCK:
+        for pool in _POOLS.values():
+            pool.close()
+        _POOLS.clear()
