@@ -1,10 +1,16 @@
 """Shared by the adapter tests: the bundled GRPO batch, a hand-written Qwen chat
-template, and a math reward whose symbolic checks time out after one second."""
+template, a math reward whose symbolic checks time out after one second, and calls from
+a thread and from a running event loop at once."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +18,14 @@ from rewardsmith.core.pipeline import Reward
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINE = ROOT / "examples" / "math_pipeline.yaml"
+# The named parts of PIPELINE below its root, in tree order.
+PIPELINE_COMPONENTS = (
+    "correct_if_formatted",
+    "answer_marked",
+    "correct",
+    "format_bonus",
+    "think_boxed_format",
+)
 # Never finishes in math-verify: the worker is killed at the timeout.
 PATHOLOGICAL = "\\boxed{(x+1)^{999999} - (x+2)^{999999}}"
 
@@ -48,3 +62,22 @@ def hung_batch() -> list[dict]:
         {"prompt": "Root of 9?", "completion": "\\boxed{\\sqrt{9}}", "reference": "3"},
         {"prompt": "Root of 9?", "completion": "So the answer is $3$.", "reference": "3"},
     ]
+
+
+def from_a_thread_and_a_running_loop(
+    in_thread: Callable[[], Any], in_loop: Callable[[], Any]
+) -> tuple[Any, Any]:
+    """`in_thread()` in a thread while `in_loop()` runs inside a running event loop (as a
+    trainer may call a reward function), both within 20 s; their results."""
+    from_thread: list = []
+    thread = threading.Thread(target=lambda: from_thread.append(in_thread()))
+
+    async def inside_a_running_loop():
+        return in_loop()
+
+    start = time.perf_counter()
+    thread.start()
+    from_loop = asyncio.run(inside_a_running_loop())
+    thread.join(60)
+    assert time.perf_counter() - start < 20
+    return from_thread[0], from_loop

@@ -6,7 +6,7 @@ import pytest
 
 from rewardsmith.adapters import LazyReward, Unscorable, extra_values, score_items
 from rewardsmith.core.config import ConfigError
-from tests.adapters.conftest import PIPELINE
+from tests.adapters.conftest import PIPELINE, PIPELINE_COMPONENTS
 
 
 def test_the_reward_comes_from_the_environment_when_not_given(monkeypatch):
@@ -38,14 +38,7 @@ def test_extra_values_have_the_same_keys_for_every_sample():
     )
     assert scores[1].info == {"error": "completions[1]: no text"} and not scores[1].ok
     values = extra_values(reward, scores)
-    assert list(values) == [
-        "correct_if_formatted",
-        "answer_marked",
-        "correct",
-        "format_bonus",
-        "think_boxed_format",
-        "status_ok",
-    ]
+    assert list(values) == [*PIPELINE_COMPONENTS, "status_ok"]
     assert values["correct"] == [1.0, 0.0]  # the unscorable one: the component's fallback
     assert values["status_ok"] == [1.0, 0.0]
     lazy.close()

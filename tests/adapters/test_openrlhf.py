@@ -8,9 +8,14 @@ import importlib.util
 import pytest
 
 import rewardsmith.adapters.openrlhf_reward_func as reward_func_file
-from rewardsmith.adapters.openrlhf import ascore_openrlhf, score_openrlhf, split_query
+from rewardsmith.adapters.openrlhf import (
+    ascore_openrlhf,
+    ascore_openrlhf_with_scores,
+    score_openrlhf,
+    split_query,
+)
 from rewardsmith.core.pipeline import Reward
-from tests.adapters.conftest import PIPELINE, qwen_prompt
+from tests.adapters.conftest import PIPELINE, PIPELINE_COMPONENTS, qwen_prompt
 
 torch = pytest.importorskip("torch")
 
@@ -87,15 +92,20 @@ def test_score_openrlhf_on_the_bundled_batch(pipeline, rows, templated):
 
 
 def test_unsplittable_queries_get_the_fallback_and_status_ok_zero():
+    batch = (
+        [qwen_prompt("1+1?") + "\\boxed{2}<|im_end|>", "no prompt here \\boxed{2}"],
+        ["1+1?", "1+1?"],
+        ["2", "2"],
+    )
     with Reward.from_spec({"type": "math", "fallback": -1.0}) as reward:
-        answer = score_openrlhf(
-            reward,
-            [qwen_prompt("1+1?") + "\\boxed{2}<|im_end|>", "no prompt here \\boxed{2}"],
-            ["1+1?", "1+1?"],
-            ["2", "2"],
-        )
+        answer = score_openrlhf(reward, *batch)
         assert answer["rewards"] == [1.0, -1.0]
         assert answer["extra_logs"] == {"status_ok": [1.0, 0.0]}
+        # the Scores behind the answer say why a sample was not scored
+        same, scores = asyncio.run(ascore_openrlhf_with_scores(reward, *batch))
+        assert same == answer
+        assert [str(score.status) for score in scores] == ["ok", "invalid"]
+        assert "does not contain its prompt" in scores[1].info["error"]
         with pytest.raises(ValueError, match="expected one per sample, got 2 queries, 1 prompts"):
             score_openrlhf(reward, ["a", "b"], ["a"], None)
 
@@ -121,12 +131,5 @@ def test_reward_func_file_as_openrlhf_loads_and_calls_it(monkeypatch, rows):
     }
     assert rewards.dtype == torch.float32 and torch.equal(rewards, scores)
     assert logs["correct"].tolist() == [float(row["label"]) for row in rows]
-    assert set(logs) == {
-        "correct_if_formatted",
-        "answer_marked",
-        "correct",
-        "format_bonus",
-        "think_boxed_format",
-        "status_ok",
-    }
+    assert list(logs) == [*PIPELINE_COMPONENTS, "status_ok"]
     module.REWARD.close()

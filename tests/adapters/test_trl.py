@@ -6,14 +6,13 @@ import asyncio
 import inspect
 import pickle
 import threading
-import time
 from collections import defaultdict
 
 import pytest
 
 from rewardsmith.adapters.trl import async_trl_reward, reward_funcs, trl_reward
 from rewardsmith.core.pipeline import Reward
-from tests.adapters.conftest import PIPELINE
+from tests.adapters.conftest import PIPELINE, PIPELINE_COMPONENTS, from_a_thread_and_a_running_loop
 
 transformers = pytest.importorskip("transformers")
 
@@ -111,14 +110,7 @@ def test_components_are_logged_as_their_own_zero_weight_functions(rows, pipeline
     inputs, completions = grpo_inputs(rows, chat=True)
     step = 136
     names = [func.__name__ for func in pipeline_funcs.funcs]
-    assert names == [
-        "math_pipeline",
-        "math_pipeline/correct_if_formatted",
-        "math_pipeline/answer_marked",
-        "math_pipeline/correct",
-        "math_pipeline/format_bonus",
-        "math_pipeline/think_boxed_format",
-    ]
+    assert names == ["math_pipeline", *(f"math_pipeline/{part}" for part in PIPELINE_COMPONENTS)]
     assert pipeline_funcs.weights == [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     logs = TRLLogs()
     by_name = {
@@ -250,15 +242,7 @@ def test_hung_checks_from_a_thread_and_a_running_loop_cost_one_sample_only(slow_
             caller=[caller] * len(hung_batch),  # two different batches: both are scored
         )
 
-    from_thread: list = []
-    thread = threading.Thread(target=lambda: from_thread.append(call("thread")))
-
-    async def inside_a_running_loop():
-        return call("loop")
-
-    start = time.perf_counter()
-    thread.start()
-    from_loop = asyncio.run(inside_a_running_loop())
-    thread.join(60)
-    assert time.perf_counter() - start < 20
-    assert from_thread == [from_loop] == [[None, 1.0, 1.0]]
+    from_thread, from_loop = from_a_thread_and_a_running_loop(
+        lambda: call("thread"), lambda: call("loop")
+    )
+    assert from_thread == from_loop == [None, 1.0, 1.0]

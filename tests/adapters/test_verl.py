@@ -7,8 +7,6 @@ import importlib.util
 import inspect
 import pickle
 import sys
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -17,15 +15,7 @@ import rewardsmith.adapters.verl as verl_adapter
 from rewardsmith.adapters.verl import make_compute_score, token_level_rewards, verl_sample
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.core.types import Score
-from tests.adapters.conftest import PIPELINE
-
-COMPONENTS = {
-    "correct_if_formatted",
-    "answer_marked",
-    "correct",
-    "format_bonus",
-    "think_boxed_format",
-}
+from tests.adapters.conftest import PIPELINE, PIPELINE_COMPONENTS, from_a_thread_and_a_running_loop
 
 
 def verl_batch(rows: list[dict]) -> dict:
@@ -76,9 +66,21 @@ def load_like_verl(monkeypatch, name: str, **reward_kwargs):
 
 
 @pytest.fixture
-def pipeline_env(monkeypatch):
+def verl_file(monkeypatch):
+    """`load_like_verl` with the module's reward from $REWARDSMITH_REWARD (the pipeline);
+    the rewards of the modules loaded are closed afterwards."""
     monkeypatch.setenv("REWARDSMITH_REWARD", str(PIPELINE))
     monkeypatch.setenv("REWARDSMITH_WORKERS", "1")
+    modules = []
+
+    def load(name: str, **reward_kwargs):
+        module, compute_score = load_like_verl(monkeypatch, name, **reward_kwargs)
+        modules.append(module)
+        return module, compute_score
+
+    yield load
+    for module in modules:
+        module.compute_score.reward.close()
 
 
 @pytest.fixture(scope="module")
@@ -89,33 +91,31 @@ def pipeline_score():
 
 
 def check_results(results: list, rows: list[dict]) -> None:
-    assert all(set(r) == COMPONENTS | {"score", "status_ok"} for r in results)
+    assert all(set(r) == {*PIPELINE_COMPONENTS, "score", "status_ok"} for r in results)
     assert [r["correct"] for r in results] == [float(row["label"]) for row in rows]
     assert all(r["status_ok"] == 1.0 for r in results)
     assert all(isinstance(v, float) for r in results for v in r.values())
 
 
-def test_per_sample_form_as_the_naive_reward_manager_calls_it(monkeypatch, pipeline_env, rows):
-    module, compute_score = load_like_verl(monkeypatch, "compute_score", strict_box_verify=False)
+def test_per_sample_form_as_the_naive_reward_manager_calls_it(verl_file, rows):
+    module, compute_score = verl_file("compute_score", strict_box_verify=False)
     batch = verl_batch(rows)
     results = [compute_score(**sample_kwargs(batch, i)) for i in range(len(rows))]
     check_results(results, rows)
     assert module.compute_score.reward.name == "math_pipeline"  # from $REWARDSMITH_REWARD
-    module.compute_score.reward.close()
 
 
-def test_batch_form_as_the_batch_reward_manager_calls_it(monkeypatch, pipeline_env, rows):
-    module, compute_score = load_like_verl(monkeypatch, "compute_score_batch")
+def test_batch_form_as_the_batch_reward_manager_calls_it(verl_file, rows):
+    module, compute_score = verl_file("compute_score_batch")
     batch = verl_batch(rows)
     results = compute_score(**batch)
     check_results(results, rows)
     alone = [module.compute_score(**sample_kwargs(batch, i)) for i in range(len(rows))]
     assert alone == results  # the per-sample form agrees
-    module.compute_score.reward.close()
 
 
-def test_async_form_as_the_reward_loop_awaits_it(monkeypatch, pipeline_env, rows):
-    module, compute_score = load_like_verl(monkeypatch, "compute_score_async")
+def test_async_form_as_the_reward_loop_awaits_it(verl_file, rows):
+    module, compute_score = verl_file("compute_score_async")
     assert inspect.iscoroutinefunction(module.compute_score_async)
     batch = verl_batch(rows)
 
@@ -126,7 +126,6 @@ def test_async_form_as_the_reward_loop_awaits_it(monkeypatch, pipeline_env, rows
         return await asyncio.gather(*tasks)
 
     check_results(asyncio.run(reward_loop_worker()), rows)
-    module.compute_score.reward.close()
 
 
 def test_sync_form_in_the_reward_loops_executor_threads(pipeline_score, rows):
@@ -167,18 +166,10 @@ def test_hung_checks_from_a_thread_and_a_running_loop(slow_math, hung_batch):
         [s["reference"] for s in hung_batch],
         [{"question": s["prompt"]} for s in hung_batch],
     ]
-    from_thread: list = []
-    thread = threading.Thread(target=lambda: from_thread.append(scorer.batch(*args)))
-
-    async def inside_a_running_loop():
-        return [scorer(*row) for row in zip(*args, strict=True)]
-
-    start = time.perf_counter()
-    thread.start()
-    from_loop = asyncio.run(inside_a_running_loop())
-    thread.join(60)
-    assert time.perf_counter() - start < 20
-    for results in (from_thread[0], from_loop):
+    from_thread, from_loop = from_a_thread_and_a_running_loop(
+        lambda: scorer.batch(*args), lambda: [scorer(*row) for row in zip(*args, strict=True)]
+    )
+    for results in (from_thread, from_loop):
         assert [(r["score"], r["status_ok"]) for r in results] == [
             (0.0, 0.0),
             (1.0, 1.0),

@@ -42,14 +42,14 @@ reward:
 """
 
 
-def judge_reward(path: Path, base_url: str) -> Path:
+def judge_reward(path: Path, base_url: str, timeout_seconds: float = 30) -> Path:
     """A `judge_verify` reward file for the judge at `base_url` (no retries, no cache)."""
     judge = {
         "base_url": base_url,
         "model": "test-judge",
         "api_key": "test-key",
         "max_retries": 0,
-        "timeout_seconds": 30,
+        "timeout_seconds": timeout_seconds,
         "max_concurrency": 64,
         "cache_path": None,
     }

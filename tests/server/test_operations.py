@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import http.client
+import json
 import re
+from collections.abc import Iterator
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from rewardsmith.judge.scripted import OpenAIServer, Reply, last_user
 from rewardsmith.server.app import create_app
 from rewardsmith.server.local import LocalServer
 from rewardsmith.server.settings import ServerSettings
-from tests.server.conftest import AUTH, TOKEN
+from tests.server.conftest import AUTH, TOKEN, judge_reward
+
+VERDICT = json.dumps({"reasoning": "matches the reference", "verdict": "correct"})
+# What the judge of `status_server` does with a response marked `[reply=KIND]`.
+REPLIES = {
+    "correct": Reply.answer(VERDICT),
+    "garbage": Reply.answer("I would rather not say."),  # no verdict: unparseable
+    "fail": Reply.error(500),  # no retries: error
+    "slow": Reply.answer(VERDICT, delay=3.0),  # past the judge's 1 s timeout
+}
+_REPLY = re.compile(r"\[reply=(\w+)\]")
 
 
 def pinned_connections(server: LocalServer, count: int) -> list[http.client.HTTPConnection]:
@@ -43,6 +56,21 @@ def call(connection: http.client.HTTPConnection, method: str, path: str, body: s
 def sample_count(metrics: str, status: str) -> float:
     found = re.search(rf'^rewardsmith_samples_total{{status="{status}"}} (\S+)$', metrics, re.M)
     return float(found.group(1)) if found else 0.0
+
+
+@pytest.fixture(scope="module")
+def status_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    """A `judge_verify` server (one worker) whose judge answers as each response's
+    `[reply=KIND]` says (`REPLIES`) and times out after 1 s."""
+    judge = OpenAIServer().start()
+    judge.behaviour = lambda body: REPLIES[_REPLY.search(last_user(body)).group(1)]
+    directory = tmp_path_factory.mktemp("status_server")
+    reward = judge_reward(directory / "judge.yaml", judge.base_url, timeout_seconds=1)
+    try:
+        with LocalServer(reward, workers=1, log_path=directory / "serve.log") as server:
+            yield server
+    finally:
+        judge.stop()
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
@@ -91,6 +119,35 @@ def test_metrics_count_error_answers(api: httpx.Client):
     assert re.search(
         r'^rewardsmith_requests_total{code="400",endpoint="/get_reward"} ', metrics, re.M
     )
+
+
+def test_metrics_count_each_status_of_an_openrlhf_batch(status_server: LocalServer):
+    prompt = "Name the capital of France."
+    query = {kind: f"{prompt} Paris [reply={kind}]" for kind in REPLIES}
+    samples = [  # query, label: status
+        (query["correct"], "Paris"),  # ok
+        (query["correct"], "Paris"),  # ok
+        (query["garbage"], "Paris"),  # unparseable
+        (query["fail"], "Paris"),  # error
+        (query["slow"], "Paris"),  # timeout
+        ("a query without its prompt", "Paris"),  # invalid
+        (query["correct"], ""),  # invalid: no reference to judge against
+    ]
+    body = {
+        "query": [text for text, _ in samples],
+        "prompts": [prompt] * len(samples),
+        "labels": [label for _, label in samples],
+    }
+
+    response = httpx.post(f"{status_server.url}/get_reward", json=body, timeout=60)
+
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["rewards"] == [1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    assert answer["extra_logs"]["status_ok"] == [1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    metrics = httpx.get(f"{status_server.url}/metrics").text
+    counts = {"ok": 2, "unparseable": 1, "error": 1, "timeout": 1, "invalid": 2, "not_ok": 0}
+    assert {status: sample_count(metrics, status) for status in counts} == counts
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,9 @@ A sample that cannot be scored (status invalid, error, timeout) gets its compone
 fallback reward and `extra_logs["status_ok"] = 0.0`, so infrastructure failures can be
 told apart from wrong answers in the logs.
 
-`split_query` and `score_openrlhf` are what `rewardsmith serve` uses for `/get_reward`;
-`openrlhf_reward_func.py` next to this module is the file to point OpenRLHF at.
+`rewardsmith serve` answers `/get_reward` with `ascore_openrlhf_with_scores` (the Scores
+feed its per-status metrics); `openrlhf_reward_func.py` next to this module is the file to
+point OpenRLHF at.
 """
 
 from __future__ import annotations
@@ -146,7 +147,17 @@ async def ascore_openrlhf(
     reward: Reward, queries: list[str], prompts: list[str], labels: list[str] | None
 ) -> dict[str, Any]:
     """`score_openrlhf` for asyncio callers (uses `Reward.ascore`)."""
-    return _answer(reward, await ascore_items(reward, _items(queries, prompts, labels)))
+    answer, _ = await ascore_openrlhf_with_scores(reward, queries, prompts, labels)
+    return answer
+
+
+async def ascore_openrlhf_with_scores(
+    reward: Reward, queries: list[str], prompts: list[str], labels: list[str] | None
+) -> tuple[dict[str, Any], list[Score]]:
+    """`ascore_openrlhf`'s answer, and the Score behind each sample: its status says why a
+    sample was not scored, which the answer (only `status_ok`) cannot."""
+    scores = await ascore_items(reward, _items(queries, prompts, labels))
+    return _answer(reward, scores), scores
 
 
 def _items(

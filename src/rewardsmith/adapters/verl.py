@@ -68,8 +68,8 @@ class VerlScorer:
         **kwargs: Any,
     ) -> Result:
         """One sample's result."""
-        [result] = self.batch([data_source], [solution_str], [ground_truth], [extra_info])
-        return result
+        item = verl_sample(data_source, solution_str, ground_truth, extra_info)
+        return self._results(score_items(self.reward.get(), [item]))[0]
 
     async def acall(
         self,
@@ -79,10 +79,9 @@ class VerlScorer:
         extra_info: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> Result:
-        """One sample's result, awaited (uses `Reward.ascore`)."""
-        reward = self.reward.get()
+        """`__call__` awaited, for the reward loop (uses `Reward.ascore`)."""
         item = verl_sample(data_source, solution_str, ground_truth, extra_info)
-        return self._results(await ascore_items(reward, [item]))[0]
+        return self._results(await ascore_items(self.reward.get(), [item]))[0]
 
     def batch(
         self,

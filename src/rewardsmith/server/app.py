@@ -9,17 +9,18 @@ processes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
+from fastapi.types import DecoratedCallable
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from starlette.responses import Response
 
-from rewardsmith.adapters.openrlhf import ascore_openrlhf
+from rewardsmith.adapters.openrlhf import ascore_openrlhf_with_scores
 from rewardsmith.server import errors
 from rewardsmith.server.auth import BearerAuthMiddleware
 from rewardsmith.server.body import read_json
@@ -71,12 +72,21 @@ def create_app(settings: ServerSettings) -> FastAPI:
     )
     errors.install(app)
 
-    @app.post(
-        "/get_reward",
-        response_model=GetRewardResponse,
-        responses=errors.documented(*SCORING_ERRORS, *auth),
-        openapi_extra=_json_body(GetRewardRequest),
-        summary="OpenRLHF remote reward model",
+    def scoring_endpoint(
+        path: str, request: type[BaseModel], response: type[BaseModel], summary: str
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """A POST endpoint that scores: its handler reads the `request` body itself
+        (strictly), and it documents every error a scoring request can get."""
+        return app.post(
+            path,
+            response_model=response,
+            responses=errors.documented(*SCORING_ERRORS, *auth),
+            openapi_extra=_json_body(request),
+            summary=summary,
+        )
+
+    @scoring_endpoint(
+        "/get_reward", GetRewardRequest, GetRewardResponse, "OpenRLHF remote reward model"
     )
     async def get_reward(request: Request) -> dict[str, Any]:
         """Rewards for an OpenRLHF batch (`--remote_rm_url http://host:port/get_reward`).
@@ -87,18 +97,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
         """
         reward = slot.get()
         body = await read_json(request, GetRewardRequest)
-        scoring = ascore_openrlhf(reward, body.query, body.prompts, body.labels)
-        answer = await deadline_of(request.scope).run(scoring)
-        metrics.observe_answer(reward.root.name, answer)
+        scoring = ascore_openrlhf_with_scores(reward, body.query, body.prompts, body.labels)
+        answer, scores = await deadline_of(request.scope).run(scoring)
+        metrics.observe_scores(scores)
         return answer
 
-    @app.post(
-        "/v1/score",
-        response_model=ScoreResponse,
-        responses=errors.documented(*SCORING_ERRORS, *auth),
-        openapi_extra=_json_body(ScoreRequest),
-        summary="Score a batch of samples",
-    )
+    @scoring_endpoint("/v1/score", ScoreRequest, ScoreResponse, "Score a batch of samples")
     async def score(request: Request) -> ScoreResponse:
         """One score per sample, in order: reward, status, components, dense rewards and
         info. Samples are grouped by `group_id` (else prompt), as the reward's group-level

@@ -13,7 +13,6 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -26,7 +25,6 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rewardsmith.adapters import STATUS_OK
 from rewardsmith.core.types import Score
 from rewardsmith.server.settings import METRICS_DIR_ENV
 
@@ -68,8 +66,7 @@ class Metrics:
         )
         self.samples = Counter(
             "rewardsmith_samples",
-            "Samples scored, by status (ok, invalid, unparseable, timeout, error; "
-            "not_ok: not scored, from /get_reward, whose answer does not say why).",
+            "Samples scored, by status (ok, invalid, unparseable, timeout, error).",
             ["status"],
             registry=owner,
         )
@@ -89,19 +86,10 @@ class Metrics:
         self.in_flight.set(0)
 
     def observe_scores(self, scores: list[Score]) -> None:
+        """Count each sample by status and observe the values of its components."""
         for score in scores:
             self.samples.labels(str(score.status)).inc()
             for name, value in score.components.items():
-                self.rewards.labels(name).observe(value)
-
-    def observe_answer(self, root: str, answer: dict[str, Any]) -> None:
-        """Count an OpenRLHF answer: the protocol says only whether each sample was
-        scored (`extra_logs.status_ok`), so its statuses are `ok` or `not_ok`."""
-        logs = dict(answer["extra_logs"])
-        for ok in logs.pop(STATUS_OK, []):
-            self.samples.labels("ok" if ok else "not_ok").inc()
-        for name, values in {root: answer["rewards"], **logs}.items():
-            for value in values:
                 self.rewards.labels(name).observe(value)
 
     def exposition(self) -> bytes:
