@@ -11,7 +11,7 @@ import json
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import typer
 from rich.console import Console
@@ -22,7 +22,7 @@ from rewardsmith.adapters.verl import token_level_rewards
 from rewardsmith.advantage.estimators import METHODS, compute_advantages
 from rewardsmith.api import load_reward
 from rewardsmith.core.config import ConfigError
-from rewardsmith.core.pipeline import Reward, group_key, parse_sample
+from rewardsmith.core.pipeline import group_key, parse_sample
 from rewardsmith.core.types import DenseReward, Group, Sample, Score
 from rewardsmith.report.summary import BatchSummary
 
@@ -68,32 +68,43 @@ def score(
             "redis://HOST:PORT/DB (default $REWARDSMITH_STATE, else .rewardsmith/state.sqlite)."
         ),
     ] = None,
+    backend: Annotated[
+        str, typer.Option(help="local (this process and its workers) or ray (a Ray cluster).")
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="With --backend ray: the cluster (default $RAY_ADDRESS, else local)."),
+    ] = None,
+    ray_actors: Annotated[
+        int | None,
+        typer.Option(min=1, help="With --backend ray: Ray workers (default: the cluster's CPUs)."),
+    ] = None,
 ) -> None:
     """Score INPUT_PATH with a reward and write one output line per input line, in order."""
     if dense_format not in ("step", "token"):
         _fail(f"--dense-format: expected step or token, got {dense_format!r}")
     if advantage is not None and advantage not in METHODS:
         _fail(f"--advantage: unknown method {advantage!r}; allowed: {', '.join(METHODS)}")
-    try:
-        loaded = load_reward(reward, workers=workers, state=state)
-    except ConfigError as exc:
-        _fail(str(exc))
-    loaded.warm_up()
+    if backend not in BACKENDS:
+        _fail(f"--backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
     try:
         lines = input_path.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        loaded.close()
         _fail(f"{input_path}: cannot read: {exc}")
+    try:
+        scorer = _open_scorer(backend, reward, workers, state, ray_address, ray_actors)
+    except ConfigError as exc:
+        _fail(str(exc))
 
     start = time.perf_counter()
     records, samples, invalid = _read(lines)
     summary = BatchSummary(invalid_lines=len(invalid))
     for number, message in invalid:
         errors.print(f"[yellow]line {number}:[/] {escape(message)}", highlight=False)
-    with loaded:
+    with scorer:
         groups = _group_indices(samples)
-        scores = _score_all(loaded, samples, groups, batch_size, summary)
-        summary.usage = loaded.usage()
+        scores = _score_all(scorer, samples, groups, batch_size, summary)
+        summary.usage = scorer.usage()
     summary.seconds = time.perf_counter() - start
     if advantage is not None:
         _add_advantages(groups, scores, advantage)
@@ -185,6 +196,41 @@ def serve(
         _fail(str(exc))
 
 
+BACKENDS = ("local", "ray")
+
+
+class GroupScorer(Protocol):
+    """What `score` needs of a backend: a Reward (local) or a RayScorer."""
+
+    def score_groups(self, groups: list[Group]) -> list[list[Score]]: ...
+
+    def usage(self) -> dict[str, float]: ...
+
+    def __enter__(self) -> GroupScorer: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+def _open_scorer(
+    backend: str,
+    reward: str,
+    workers: int | None,
+    state: str | None,
+    ray_address: str | None,
+    ray_actors: int | None,
+) -> GroupScorer:
+    """The reward, loaded here with its workers started, or spread over Ray workers."""
+    if backend == "local":
+        loaded = load_reward(reward, workers=workers, state=state)
+        loaded.warm_up()
+        return loaded
+    from rewardsmith.dist import RayScorer
+
+    return RayScorer(
+        reward, actors=ray_actors, workers=workers or 1, state=state, address=ray_address
+    )
+
+
 def _fail(message: str) -> None:
     errors.print(f"[red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(2)
@@ -232,7 +278,7 @@ def _group_indices(samples: dict[int, Sample]) -> list[list[int]]:
 
 
 def _score_all(
-    reward: Reward,
+    scorer: GroupScorer,
     samples: dict[int, Sample],
     groups: list[list[int]],
     batch_size: int,
@@ -263,7 +309,7 @@ def _score_all(
             built = [
                 Group(group_id=str(i), samples=[samples[k] for k in m]) for i, m in enumerate(batch)
             ]
-            for members, group_scores in zip(batch, reward.score_groups(built), strict=True):
+            for members, group_scores in zip(batch, scorer.score_groups(built), strict=True):
                 scores.update(zip(members, group_scores, strict=True))
                 summary.add(group_scores)
                 progress.advance(task, len(members))

@@ -265,3 +265,54 @@ def test_dense_per_token_puts_each_step_reward_on_its_last_token(tmp_path):
     ]
     bad = run_cli("score", source, "-r", config, "-o", out, "--dense-format", "chars")
     assert bad.returncode == 2 and "--dense-format" in bad.stderr
+
+
+def test_the_ray_backend_writes_what_the_local_backend_writes(tmp_path):
+    """The example batch on a local Ray cluster the command starts and stops itself."""
+    batch, pipeline = (
+        ROOT / "examples" / "math_grpo.jsonl",
+        ROOT / "examples" / "math_pipeline.yaml",
+    )
+    common = ["score", batch, "-r", pipeline, "--advantage", "grpo"]
+    common += ["--state", f"sqlite:///{tmp_path / 'state.sqlite'}"]
+    local = run_cli(*common, "-o", tmp_path / "local.jsonl")
+    spread = run_cli(
+        *common,
+        "-o",
+        tmp_path / "ray.jsonl",
+        "--backend",
+        "ray",
+        "--ray-actors",
+        "2",
+        "--summary-json",
+        tmp_path / "summary.json",
+    )
+    assert local.returncode == 0, local.stderr
+    assert spread.returncode == 0, spread.stderr
+    assert (tmp_path / "ray.jsonl").read_text() == (tmp_path / "local.jsonl").read_text()
+    usage = json.loads((tmp_path / "summary.json").read_text())["usage"]
+    assert usage["ray_workers"] == 2 and usage["ray_tasks"] >= 2
+    assert usage["ray_workers_lost"] == 0
+    assert "ray tasks" in spread.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--backend", "spark"], "--backend: expected one of local, ray, got 'spark'"),
+        (["--backend", "ray", "--state", "memory://"], "state: memory:// would be private"),
+    ],
+)
+def test_a_bad_backend_setting_is_one_clear_error(tmp_path, args, message):
+    result = run_cli(
+        "score",
+        ROOT / "examples" / "math_grpo.jsonl",
+        "-r",
+        "math",
+        "-o",
+        tmp_path / "out.jsonl",
+        *args,
+    )
+    assert result.returncode == 2
+    assert message in " ".join(result.stderr.split())
+    assert not (tmp_path / "out.jsonl").exists()

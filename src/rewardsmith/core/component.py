@@ -60,6 +60,12 @@ class Component(ABC):
     def children(self) -> list[Component]:
         return []
 
+    def batch_wide(self) -> bool:
+        """True when a group's scores depend on the other groups of the batch (batch
+        statistics, or training state the batch itself writes). Such a reward gives the
+        same results only when a batch is scored in one piece (see rewardsmith.dist)."""
+        return any(child.batch_wide() for child in self.children())
+
     def warm_up(self) -> None:
         """Start workers and connections now rather than on first use (optional)."""
         for child in self.children():

@@ -9,6 +9,7 @@ message naming the field; the rest of the batch is scored as usual.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,54 @@ class RewardFile(BaseModel):
     description: str = ""
     workers: int | None = Field(default=None, ge=1)
     state: str | None = None
+
+
+@dataclass(frozen=True)
+class RewardDefinition:
+    """What a reward is built from, before it is built: plain data, so it can be sent to
+    other processes (Ray workers) that build the same reward themselves."""
+
+    spec: Any
+    description: str = ""
+    workers: int | None = None
+    state: str | None = None
+    base_dir: Path | None = None
+
+    @classmethod
+    def resolve(cls, name_or_path: str | Path) -> RewardDefinition:
+        """A registered component name (`math`, ...) or a YAML reward file, read and
+        checked for its top-level keys (ConfigError naming the file and key)."""
+        if isinstance(name_or_path, str) and name_or_path in REGISTRY:
+            return cls({"type": name_or_path})
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise ConfigError(
+                f"reward: {str(name_or_path)!r} is neither a built-in reward "
+                f"({', '.join(sorted(REGISTRY))}) nor a YAML file"
+            )
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping with a 'reward' key")
+        try:
+            parsed = RewardFile.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(explain(exc, f"{path}:", "reward file", RewardFile)) from None
+        return cls(
+            parsed.reward, parsed.description, parsed.workers, parsed.state, path.parent.resolve()
+        )
+
+    def build(self, workers: int | None = None, state: str | StateStore | None = None) -> Reward:
+        """The reward; `workers` and `state` given here win over the definition's own."""
+        return Reward.from_spec(
+            self.spec,
+            workers or self.workers or 1,
+            self.description,
+            state or self.state,
+            base_dir=self.base_dir,
+        )
 
 
 class Reward:
@@ -78,31 +127,7 @@ class Reward:
         state: str | StateStore | None = None,
     ) -> Reward:
         """A registered component name (`math`, ...) or the path of a YAML reward file."""
-        if isinstance(name_or_path, str) and name_or_path in REGISTRY:
-            return cls.from_spec({"type": name_or_path}, workers=workers or 1, state=state)
-        path = Path(name_or_path)
-        if not path.is_file():
-            raise ConfigError(
-                f"reward: {str(name_or_path)!r} is neither a built-in reward "
-                f"({', '.join(sorted(REGISTRY))}) nor a YAML file"
-            )
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a mapping with a 'reward' key")
-        try:
-            spec = RewardFile.model_validate(data)
-        except ValidationError as exc:
-            raise ConfigError(explain(exc, f"{path}:", "reward file", RewardFile)) from None
-        return cls.from_spec(
-            spec.reward,
-            workers or spec.workers or 1,
-            spec.description,
-            state or spec.state,
-            base_dir=path.parent,
-        )
+        return RewardDefinition.resolve(name_or_path).build(workers, state)
 
     def score_groups(self, groups: list[Group]) -> list[list[Score]]:
         return self.root.run(groups)
@@ -112,13 +137,18 @@ class Reward:
 
     def score(self, samples: Sequence[Sample | Mapping[str, Any]]) -> list[Score]:
         """One Score per sample, in input order."""
-        parsed, groups, where = _prepare(samples)
-        return _scatter(parsed, groups, where, self.score_groups(groups) if groups else [])
+        batch = GroupedBatch.of(samples)
+        return batch.scatter(self.score_groups(batch.groups) if batch.groups else [])
 
     async def ascore(self, samples: Sequence[Sample | Mapping[str, Any]]) -> list[Score]:
         """`score` for asyncio callers; CPU-heavy checks run in worker processes."""
-        parsed, groups, where = _prepare(samples)
-        return _scatter(parsed, groups, where, await self.ascore_groups(groups) if groups else [])
+        batch = GroupedBatch.of(samples)
+        return batch.scatter(await self.ascore_groups(batch.groups) if batch.groups else [])
+
+    @property
+    def batch_wide(self) -> bool:
+        """Whether a group's scores depend on the rest of its batch (see Component)."""
+        return self.root.batch_wide()
 
     def usage(self) -> dict[str, float]:
         """Running totals of paid-for work so far: judge calls, cache hits, tokens, ..."""
@@ -177,42 +207,46 @@ def group_key(sample: Sample) -> str:
     return sample.group_id if sample.group_id is not None else "prompt:" + sample.prompt_text
 
 
-def _prepare(
-    samples: Sequence[Sample | Mapping[str, Any]],
-) -> tuple[list[Sample | Score], list[Group], dict[int, tuple[int, int]]]:
-    parsed: list[Sample | Score] = []
-    for item in samples:
-        try:
-            parsed.append(parse_sample(item))
-        except ValueError as exc:
-            parsed.append(Score.failed(Status.INVALID, 0.0, str(exc)))
-    position: dict[str, int] = {}
-    groups: list[Group] = []
-    where: dict[int, tuple[int, int]] = {}
-    for index, item in enumerate(parsed):
-        if isinstance(item, Score):
-            continue
-        key = group_key(item)
-        if key not in position:
-            position[key] = len(groups)
-            groups.append(Group(group_id=key, samples=[]))
-        group = groups[position[key]]
-        where[index] = (position[key], len(group.samples))
-        group.samples.append(item)
-    return parsed, groups, where
+@dataclass
+class GroupedBatch:
+    """Samples in input order, parsed and grouped: `groups` is what components score,
+    and `scatter` puts their scores back in input order. Items that could not be parsed
+    are kept in place as Scores with status `invalid`."""
 
+    parsed: list[Sample | Score]
+    groups: list[Group]
+    where: dict[int, tuple[int, int]]  # input index -> (group, position in group)
 
-def _scatter(
-    parsed: list[Sample | Score],
-    groups: list[Group],
-    where: dict[int, tuple[int, int]],
-    scores: list[list[Score]],
-) -> list[Score]:
-    out: list[Score] = []
-    for index, item in enumerate(parsed):
-        if isinstance(item, Score):
-            out.append(item)
-        else:
-            g, s = where[index]
-            out.append(scores[g][s])
-    return out
+    @classmethod
+    def of(cls, samples: Sequence[Sample | Mapping[str, Any]]) -> GroupedBatch:
+        parsed: list[Sample | Score] = []
+        for item in samples:
+            try:
+                parsed.append(parse_sample(item))
+            except ValueError as exc:
+                parsed.append(Score.failed(Status.INVALID, 0.0, str(exc)))
+        position: dict[str, int] = {}
+        groups: list[Group] = []
+        where: dict[int, tuple[int, int]] = {}
+        for index, item in enumerate(parsed):
+            if isinstance(item, Score):
+                continue
+            key = group_key(item)
+            if key not in position:
+                position[key] = len(groups)
+                groups.append(Group(group_id=key, samples=[]))
+            group = groups[position[key]]
+            where[index] = (position[key], len(group.samples))
+            group.samples.append(item)
+        return cls(parsed, groups, where)
+
+    def scatter(self, scores: list[list[Score]]) -> list[Score]:
+        """One Score per input item, from one list of Scores per group."""
+        out: list[Score] = []
+        for index, item in enumerate(self.parsed):
+            if isinstance(item, Score):
+                out.append(item)
+            else:
+                g, s = self.where[index]
+                out.append(scores[g][s])
+        return out

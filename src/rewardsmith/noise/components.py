@@ -73,6 +73,10 @@ class NoiseCorrected(Component):
     def children(self) -> list[Component]:
         return [self.of]
 
+    def batch_wide(self) -> bool:
+        # rates from the store move with the appeals of the same batch
+        return self.params.from_state or super().batch_wide()
+
     def current_rates(self) -> tuple[NoiseRates, dict[str, Any]]:
         """The rates to use now, and where they came from (for `info`)."""
         p = self.params
@@ -144,6 +148,9 @@ class Appeal(Component):
 
     def children(self) -> list[Component]:
         return [self.first, self.second]
+
+    def batch_wide(self) -> bool:
+        return True  # the running rate estimate in `info` pools the whole batch's appeals
 
     def selected(self, sample: Sample, verdict: Score) -> bool:
         """Whether this sample's verdict is a rejection chosen for re-checking."""

@@ -65,6 +65,9 @@ class ConstrainedReward(Combinator):
     lock = threading.Lock()
     multipliers: list[float]
 
+    def batch_wide(self) -> bool:
+        return True  # each batch's mean moves the multipliers that later batches use
+
     def part_specs(self) -> list[tuple[str, Any]]:
         parts = [(f"constraints[{i}].of", c.of) for i, c in enumerate(self.params.constraints)]
         if self.params.objective is not None:

@@ -185,6 +185,9 @@ class GrpoLambdaLength(LengthShaping):
     Params = GrpoLambdaParams
     params: GrpoLambdaParams
 
+    def batch_wide(self) -> bool:
+        return True  # the groups penalised are chosen by their rank in the batch
+
     def shape(self, views: list[_GroupView]) -> list[tuple[list[float], list[dict[str, Any]]]]:
         ratios = [sum(v.correct) / len(v.correct) if v.correct else 0.0 for v in views]
         selected = grpo_lambda_selection(ratios, self.params.fraction)
@@ -298,6 +301,9 @@ class LaserLength(LengthShaping):
 
     Params = LaserParams
     params: LaserParams
+
+    def batch_wide(self) -> bool:
+        return self.params.adaptive or super().batch_wide()  # LASER-D: targets from the batch
 
     def shape(self, views: list[_GroupView]) -> list[tuple[list[float], list[dict[str, Any]]]]:
         p = self.params

@@ -137,6 +137,9 @@ class Ensemble(ListCombinator):
     Params = EnsembleParams
     params: EnsembleParams
 
+    def batch_wide(self) -> bool:
+        return self.params.normalize == "batch_z" or super().batch_wide()
+
     def _merge(self, groups: list[Group], by_part: list[list[list[Score]]]) -> list[list[Score]]:
         if self.params.normalize == "batch_z":  # members' own values stay in `components`
             by_part = [_z_scored(scores) for scores in by_part]
