@@ -9,7 +9,8 @@ mathgen.py, then scores all of them three times, each with cold caches:
    through; its tasks must be retried elsewhere and the rewards must not change.
 
 Prints samples/s for each, the ratio Ray / local, and whether the Scores are identical
-to the local ones sample by sample.
+to the local ones sample by sample: rewards (value, status, components, dense), and
+whole Scores with `info`.
 
     python bench/ray_throughput.py [--prompts 256] [--group-size 16] [--cpus 2]
 """
@@ -22,6 +23,7 @@ import os
 import signal
 import threading
 import time
+from collections import Counter
 
 import ray
 from mathgen import make_batch
@@ -76,9 +78,23 @@ def main() -> None:
         ray.shutdown()
 
     def same(scores: list[list[Score]]) -> str:
-        pairs = zip(scores, local, strict=True)
-        equal = sum(a == b for x, y in pairs for a, b in zip(x, y, strict=True))
-        return f"{equal}/{n} identical to local"
+        """Rewards (value, status, components, dense) and whole Scores equal to local's.
+
+        `info` can differ where it tells history rather than the verdict: a worker that
+        has seen an answer before says `path: cache` where another says `symbolic`."""
+        pairs = [(a, b) for x, y in zip(scores, local, strict=True) for a, b in zip(x, y, strict=True)]
+        rewards = sum(
+            (a.value, a.status, a.components, a.dense) == (b.value, b.status, b.components, b.dense)
+            for a, b in pairs
+        )
+        paths = Counter(
+            f"{a.info['math'].get('path')} vs {b.info['math'].get('path')}"
+            for a, b in pairs
+            if a.info != b.info and "math" in a.info and "math" in b.info
+        )
+        whole = sum(a == b for a, b in pairs)
+        detail = f" (info.path {dict(paths)})" if paths else ""
+        return f"rewards identical {rewards}/{n}, whole Scores {whole}/{n}{detail}"
 
     print(f"{len(groups)} groups, {n} samples, {args.cpus} CPUs")
     print(f"local  {local_seconds:6.2f} s  {n / local_seconds:7.0f} samples/s")
