@@ -82,7 +82,9 @@ def main() -> None:
 
         `info` can differ where it tells history rather than the verdict: a worker that
         has seen an answer before says `path: cache` where another says `symbolic`."""
-        pairs = [(a, b) for x, y in zip(scores, local, strict=True) for a, b in zip(x, y, strict=True)]
+        pairs = [
+            (a, b) for x, y in zip(scores, local, strict=True) for a, b in zip(x, y, strict=True)
+        ]
         rewards = sum(
             (a.value, a.status, a.components, a.dense) == (b.value, b.status, b.components, b.dense)
             for a, b in pairs
