@@ -24,6 +24,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 import ray
 from mathgen import make_batch
@@ -58,7 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     groups = GroupedBatch.of(make_batch(args.prompts, args.group_size)).groups
     n = sum(len(g) for g in groups)
-    state = "sqlite:///" + os.path.abspath("bench/out/ray_state.sqlite")
+    state = "sqlite:///" + str(Path(__file__).resolve().parent / "out" / "ray_state.sqlite")
 
     with load_reward("math", workers=args.cpus, state=state) as reward:
         reward.warm_up()
