@@ -34,7 +34,7 @@ import httpx
 from mathgen import make_batch
 
 from rewardsmith.api import load_reward
-from rewardsmith.server.local import LocalServer
+from rewardsmith.serve.local import LocalServer
 
 CHAT = (
     "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n{question}\n"

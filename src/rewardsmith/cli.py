@@ -186,7 +186,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve a reward over HTTP: OpenRLHF's /get_reward, /v1/score, probes and /metrics."""
-    from rewardsmith.server.run import serve as run_server
+    from rewardsmith.serve.run import serve as run_server
 
     try:
         run_server(

@@ -21,8 +21,8 @@ from rewardsmith.core.types import Status
 from rewardsmith.dist import RayScorer
 from rewardsmith.state import open_store
 
-from . import ray_helpers
-from .ray_helpers import FALLBACK, group, scripted_reward
+from tests.dist import ray_helpers
+from tests.dist.ray_helpers import FALLBACK, group, scripted_reward
 
 ROOT = Path(__file__).resolve().parents[2]
 MATH_BATCH = ROOT / "examples" / "math_grpo.jsonl"

@@ -7,8 +7,8 @@ import json
 import httpx
 
 from rewardsmith.api import load_reward
-from rewardsmith.server.local import LocalServer
-from tests.server.conftest import ROOT
+from rewardsmith.serve.local import LocalServer
+from tests.serve.conftest import ROOT
 
 QWEN_PROMPT = (
     "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"

@@ -15,9 +15,9 @@ import tempfile
 import uvicorn
 
 from rewardsmith.api import default_workers, load_reward
-from rewardsmith.server.settings import METRICS_DIR_ENV, SETTINGS_ENV, ServerSettings
+from rewardsmith.serve.settings import METRICS_DIR_ENV, SETTINGS_ENV, ServerSettings
 
-FACTORY = "rewardsmith.server.app:create_app_from_env"
+FACTORY = "rewardsmith.serve.app:create_app_from_env"
 GRACE_SECONDS = 5.0  # beyond the deadline, for answers to be written out
 
 

@@ -21,12 +21,12 @@ from pydantic.json_schema import models_json_schema
 from starlette.responses import Response
 
 from rewardsmith.adapters.openrlhf import ascore_openrlhf_with_scores
-from rewardsmith.server import errors
-from rewardsmith.server.auth import BearerAuthMiddleware
-from rewardsmith.server.body import read_json
-from rewardsmith.server.limits import Admission, LimitsMiddleware, deadline_of
-from rewardsmith.server.metrics import Metrics, MetricsMiddleware
-from rewardsmith.server.models import (
+from rewardsmith.serve import errors
+from rewardsmith.serve.auth import BearerAuthMiddleware
+from rewardsmith.serve.body import read_json
+from rewardsmith.serve.limits import Admission, LimitsMiddleware, deadline_of
+from rewardsmith.serve.metrics import Metrics, MetricsMiddleware
+from rewardsmith.serve.models import (
     GetRewardRequest,
     GetRewardResponse,
     Health,
@@ -34,8 +34,8 @@ from rewardsmith.server.models import (
     ScoreRequest,
     ScoreResponse,
 )
-from rewardsmith.server.readiness import RewardSlot
-from rewardsmith.server.settings import ServerSettings
+from rewardsmith.serve.readiness import RewardSlot
+from rewardsmith.serve.settings import ServerSettings
 
 PROBES = frozenset({"/healthz", "/readyz"})
 SCORING = frozenset({"/get_reward", "/v1/score"})

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.server.conftest import MAX_BODY
+from tests.serve.conftest import MAX_BODY
 
 OK_BODY = {"query": ["Q \\boxed{1}"], "prompts": ["Q"], "labels": ["1"]}
 

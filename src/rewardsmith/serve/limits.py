@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rewardsmith.server.errors import ApiError
+from rewardsmith.serve.errors import ApiError
 
 T = TypeVar("T")
 DEADLINE_KEY = "rewardsmith.deadline"

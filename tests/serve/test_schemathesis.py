@@ -18,8 +18,8 @@ from schemathesis import DataGenerationMethod, GenerationConfig
 from schemathesis.checks import ALL_CHECKS
 from schemathesis.generation import HeaderConfig
 
-from rewardsmith.server.local import LocalServer
-from tests.server.conftest import AUTH
+from rewardsmith.serve.local import LocalServer
+from tests.serve.conftest import AUTH
 
 schemathesis.experimental.OPEN_API_3_1.enable()  # FastAPI writes OpenAPI 3.1
 

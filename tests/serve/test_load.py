@@ -10,8 +10,8 @@ from collections import Counter
 
 import httpx
 
-from rewardsmith.server.local import LocalServer
-from tests.server.conftest import SLOW_DEADLINE, SLOW_QUEUE, judged, server_log
+from rewardsmith.serve.local import LocalServer
+from tests.serve.conftest import SLOW_DEADLINE, SLOW_QUEUE, judged, server_log
 
 CLIENTS = 40  # 10x what 2 workers x 2 admitted requests can hold
 SECONDS = 4.0

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
-from rewardsmith.server.errors import ApiError
+from rewardsmith.serve.errors import ApiError
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from rewardsmith.judge.scripted import OpenAIServer, Reply, last_user
-from rewardsmith.server.local import LocalServer
+from rewardsmith.serve.local import LocalServer
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "s3cret-test-token"

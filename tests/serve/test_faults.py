@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from rewardsmith.judge.scripted import OpenAIServer
-from rewardsmith.server.local import LocalServer
-from tests.server.conftest import ROOT, judge_reward, judged, server_log
+from rewardsmith.serve.local import LocalServer
+from tests.serve.conftest import ROOT, judge_reward, judged, server_log
 
 GOOD = json.loads((ROOT / "examples/process/group.jsonl").read_text().splitlines()[0])
 

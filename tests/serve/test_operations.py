@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rewardsmith.judge.scripted import OpenAIServer, Reply, last_user
-from rewardsmith.server.app import create_app
-from rewardsmith.server.local import LocalServer
-from rewardsmith.server.settings import ServerSettings
-from tests.server.conftest import AUTH, TOKEN, judge_reward
+from rewardsmith.serve.app import create_app
+from rewardsmith.serve.local import LocalServer
+from rewardsmith.serve.settings import ServerSettings
+from tests.serve.conftest import AUTH, TOKEN, judge_reward
 
 VERDICT = json.dumps({"reasoning": "matches the reference", "verdict": "correct"})
 # What the judge of `status_server` does with a response marked `[reply=KIND]`.

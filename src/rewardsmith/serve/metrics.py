@@ -26,7 +26,7 @@ from prometheus_client import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rewardsmith.core.types import Score
-from rewardsmith.server.settings import METRICS_DIR_ENV
+from rewardsmith.serve.settings import METRICS_DIR_ENV
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 REWARD_BUCKETS = (-1, -0.5, -0.25, 0, 0.25, 0.5, 0.75, 1, 1.5, 2, 5)

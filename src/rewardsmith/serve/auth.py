@@ -6,7 +6,7 @@ import hmac
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from rewardsmith.server.errors import ApiError
+from rewardsmith.serve.errors import ApiError
 
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
 

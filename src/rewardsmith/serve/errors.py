@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
-from rewardsmith.server.models import ErrorBody
+from rewardsmith.serve.models import ErrorBody
 
 MEANINGS = {
     400: "The body is not valid UTF-8 JSON.",

@@ -13,7 +13,7 @@ import os
 
 from rewardsmith.api import load_reward
 from rewardsmith.core.pipeline import Reward
-from rewardsmith.server.errors import ApiError
+from rewardsmith.serve.errors import ApiError
 
 log = logging.getLogger("uvicorn.error")  # configured by uvicorn: lands in the server's log
 READY_MESSAGE = "worker %d ready: reward %r loaded and warmed up"
