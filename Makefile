@@ -34,6 +34,8 @@ bench: setup
 	$(BIN)/python bench/code_throughput.py
 	$(BIN)/python bench/noise_simulation.py
 	$(BIN)/python bench/length_simulation.py
+	$(BIN)/python bench/serve_throughput.py
+	$(BIN)/python bench/ray_throughput.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info examples/out

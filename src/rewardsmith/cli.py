@@ -77,7 +77,9 @@ def score(
     ] = None,
     ray_actors: Annotated[
         int | None,
-        typer.Option(min=1, help="With --backend ray: Ray workers (default: the cluster's CPUs)."),
+        typer.Option(
+            min=1, help="With --backend ray: Ray workers (default: the cluster's CPUs / --workers)."
+        ),
     ] = None,
 ) -> None:
     """Score INPUT_PATH with a reward and write one output line per input line, in order."""

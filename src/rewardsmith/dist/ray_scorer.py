@@ -80,10 +80,11 @@ class RayScorer:
 
     `reward` is a built-in name, a YAML file, a `RewardDefinition`, or a picklable
     function returning a `Reward` (for rewards built in Python). `actors` is the number of
-    Ray workers (default: the cluster's CPUs); `workers` the processes each of them uses
-    for CPU-heavy checks. `address` is an existing cluster ("auto", "ray://host:10001");
-    without one, and without a Ray already started in this process, a local cluster is
-    started and stopped on `close`. The README's "Scaling out" section has an example.
+    Ray workers (default: the cluster's CPUs ÷ `workers`); `workers` the processes each
+    of them uses for CPU-heavy checks (and the CPUs it reserves). `address` is an existing
+    cluster ("auto", "ray://host:10001"); without one, and without a Ray already started
+    in this process, a local cluster is started and stopped on `close` (`address` and
+    `runtime_env` apply only when this starts Ray). The README's "Scaling out" section has an example.
     """
 
     def __init__(
@@ -103,6 +104,8 @@ class RayScorer:
             raise ConfigError(f"max_attempts: expected at least 1, got {max_attempts}")
         if task_timeout is not None and task_timeout <= 0:
             raise ConfigError(f"task_timeout: expected a positive number, got {task_timeout}")
+        if workers < 1:
+            raise ConfigError(f"workers: expected at least 1, got {workers}")
         if groups_per_task is not None and groups_per_task < 1:
             raise ConfigError(f"groups_per_task: expected at least 1, got {groups_per_task}")
         self.source, state_url = _source_and_state(reward, state)
@@ -134,8 +137,13 @@ class RayScorer:
                 logging_level=logging.WARNING,
                 log_to_driver=False,
             )
-        count = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        self._remote = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(RewardWorker)
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        count = actors or max(1, cpus // workers)
+        # each worker holds a CPU per check process; Ray must not restart or retry it by
+        # itself, since the driver decides where a lost task goes
+        self._remote = ray.remote(num_cpus=workers, max_restarts=0, max_task_retries=0)(
+            RewardWorker
+        )
         self._workers: list[_Worker] = []
         try:
             started = [self._start_worker() for _ in range(count)]
