@@ -46,3 +46,14 @@ def reward_that_only_the_driver_can_build() -> Reward:
 
 def group(name: str, *metas: dict) -> list[dict]:
     return [{"prompt": name, "completion": "c", "group_id": name, "meta": m} for m in metas]
+
+
+class RaisingReward(Reward):
+    """A reward with a bug past the components' guards: score_groups itself raises."""
+
+    def score_groups(self, groups):
+        raise RuntimeError("bug in a custom reward")
+
+
+def raising_reward() -> Reward:
+    return RaisingReward(Scripted(Params(), BuildContext(), "scripted", FALLBACK, "reward"))

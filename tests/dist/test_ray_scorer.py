@@ -20,7 +20,6 @@ from rewardsmith.core.pipeline import Reward, RewardDefinition
 from rewardsmith.core.types import Status
 from rewardsmith.dist import RayScorer
 from rewardsmith.state import open_store
-
 from tests.dist import ray_helpers
 from tests.dist.ray_helpers import FALLBACK, group, scripted_reward
 
@@ -211,3 +210,13 @@ def test_bad_definitions_and_settings_fail_before_any_worker_starts(tmp_path):
     assert settled_free_cpus(2.0) == 2.0
     with RayScorer(scripted_reward, actors=1):  # a worker that starts does hold a CPU
         assert settled_free_cpus(1.0) == 1.0
+
+
+def test_a_reward_that_raises_fails_its_groups_without_losing_the_worker():
+    batch = group("a", {"value": 1}) + group("b", {"value": 2})
+    with RayScorer(ray_helpers.raising_reward, actors=1, groups_per_task=1) as scorer:
+        scores = scorer.score(batch)
+    assert all(s.status is Status.ERROR and s.value == FALLBACK for s in scores)
+    assert scores[0].info["error"] == "Ray worker error: RuntimeError: bug in a custom reward"
+    assert scorer.stats.workers_lost == 0 and scorer.stats.retries == 0
+    assert scorer.stats.groups_failed == 2

@@ -34,7 +34,6 @@ from rewardsmith.dist.tasks import DispatchStats, Task, TaskLedger, plan_tasks
 from rewardsmith.state import StateStore, resolve_url
 
 RewardSource = str | Path | RewardDefinition | Callable[[], Reward]
-OnDone = Callable[[Sequence[int], list[list[Score]]], None]
 
 
 class RewardWorker:
@@ -84,7 +83,8 @@ class RayScorer:
     of them uses for CPU-heavy checks (and the CPUs it reserves). `address` is an existing
     cluster ("auto", "ray://host:10001"); without one, and without a Ray already started
     in this process, a local cluster is started and stopped on `close` (`address` and
-    `runtime_env` apply only when this starts Ray). The README's "Scaling out" section has an example.
+    `runtime_env` apply only when this starts Ray). The README's "Scaling out" section
+    has an example.
     """
 
     def __init__(
@@ -157,9 +157,8 @@ class RayScorer:
         batch = GroupedBatch.of(samples)
         return batch.scatter(self.score_groups(batch.groups) if batch.groups else [])
 
-    def score_groups(self, groups: list[Group], on_done: OnDone | None = None) -> list[list[Score]]:
-        """One list of Scores per group, in order. `on_done(positions, scores)` is called
-        as each task's groups are finished (for progress bars)."""
+    def score_groups(self, groups: list[Group]) -> list[list[Score]]:
+        """One list of Scores per group, in order."""
         per_task = self.groups_per_task
         if per_task is None and self.batch_wide:
             per_task = len(groups)  # its groups depend on each other: keep the batch whole
@@ -181,10 +180,7 @@ class RayScorer:
             if not ready:
                 self._stop_overdue(flights)
                 continue
-            flight = flights.pop(ready[0])
-            finished = self._collect(ready[0], flight, ledger, idle)
-            if finished is not None and on_done is not None:
-                on_done(flight.task.groups, finished)
+            self._collect(ready[0], flights.pop(ready[0]), ledger, idle)
         self.stats.add(ledger.stats)
         return ledger.scores()
 
@@ -231,10 +227,8 @@ class RayScorer:
         self._workers.append(worker)
         return worker
 
-    def _collect(
-        self, ref: Any, flight: _Flight, ledger: TaskLedger, idle: list[_Worker]
-    ) -> list[list[Score]] | None:
-        """Record a finished flight; the scores when it succeeded, None when it failed."""
+    def _collect(self, ref: Any, flight: _Flight, ledger: TaskLedger, idle: list[_Worker]) -> None:
+        """Record a finished flight: its scores, or its failure."""
         errors = self._ray.exceptions
         try:
             scores = self._ray.get(ref)
@@ -245,14 +239,12 @@ class RayScorer:
             else:
                 ledger.failed(flight.task, f"Ray worker lost: {type(exc).__name__}")
             self._replace(worker, idle)
-            return None
+            return
         except errors.RayTaskError as exc:  # the reward raised: retrying would raise again
             ledger.give_up(flight.task, f"Ray worker error: {_cause(exc)}")
-            idle.append(flight.worker)
-            return None
-        ledger.done(flight.task, scores)
+        else:
+            ledger.done(flight.task, scores)
         idle.append(flight.worker)
-        return scores
 
     def _replace(self, worker: _Worker, idle: list[_Worker]) -> None:
         self.stats.workers_lost += 1
