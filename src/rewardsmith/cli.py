@@ -89,6 +89,8 @@ def score(
         _fail(f"--advantage: unknown method {advantage!r}; allowed: {', '.join(METHODS)}")
     if backend not in BACKENDS:
         _fail(f"--backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend != "ray" and (ray_address is not None or ray_actors is not None):
+        _fail("--ray-address / --ray-actors: only with --backend ray")
     try:
         lines = input_path.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as exc:

@@ -301,6 +301,7 @@ def test_the_ray_backend_writes_what_the_local_backend_writes(tmp_path):
     [
         (["--backend", "spark"], "--backend: expected one of local, ray, got 'spark'"),
         (["--backend", "ray", "--state", "memory://"], "state: memory:// would be private"),
+        (["--ray-actors", "2"], "--ray-address / --ray-actors: only with --backend ray"),
     ],
 )
 def test_a_bad_backend_setting_is_one_clear_error(tmp_path, args, message):
