@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
+import signal
+import subprocess
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,6 +19,7 @@ from fastapi.testclient import TestClient
 from rewardsmith.judge.scripted import OpenAIServer, Reply, last_user
 from rewardsmith.serve.app import create_app
 from rewardsmith.serve.local import LocalServer
+from rewardsmith.serve.metrics import _forget_dead_workers
 from rewardsmith.serve.settings import ServerSettings
 from tests.serve.conftest import AUTH, TOKEN, judge_reward
 
@@ -191,3 +197,22 @@ def test_openapi_document_describes_auth_and_errors(api: httpx.Client):
     schema = operation["requestBody"]["content"]["application/json"]["schema"]
     assert schema == {"$ref": "#/components/schemas/GetRewardRequest"}
     assert "security" not in document["paths"]["/healthz"]["get"]
+
+
+def test_a_killed_worker_not_yet_reaped_has_its_live_gauges_dropped(tmp_path):
+    """A SIGKILLed worker stays a zombie until its supervisor reaps it; its queue-depth
+    and in-flight gauges must not be summed in the meantime."""
+    zombie = subprocess.Popen(["sleep", "30"])
+    running = subprocess.Popen(["sleep", "30"])
+    try:
+        os.kill(zombie.pid, signal.SIGKILL)
+        while Path(f"/proc/{zombie.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            time.sleep(0.01)
+        for pid in (zombie.pid, running.pid):
+            (tmp_path / f"gauge_livesum_{pid}.db").write_bytes(b"")
+        _forget_dead_workers(tmp_path)
+        assert sorted(p.name for p in tmp_path.iterdir()) == [f"gauge_livesum_{running.pid}.db"]
+    finally:
+        running.kill()
+        zombie.wait()
+        running.wait()

@@ -112,13 +112,19 @@ def _forget_dead_workers(directory: Path) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """Whether `pid` is a running process: a killed worker that its supervisor has not
+    reaped yet (a zombie, on Linux) is dead already."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    try:  # /proc/PID/stat: "pid (comm) state ..."; comm may hold spaces and parentheses
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): trust the signal check
+    return state != "Z"
 
 
 class MetricsMiddleware:
