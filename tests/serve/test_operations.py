@@ -10,12 +10,12 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from rewardsmith.core.procfs import process_stat
 from rewardsmith.judge.scripted import OpenAIServer, Reply, last_user
 from rewardsmith.serve.app import create_app
 from rewardsmith.serve.local import LocalServer
@@ -206,7 +206,7 @@ def test_a_killed_worker_not_yet_reaped_has_its_live_gauges_dropped(tmp_path):
     running = subprocess.Popen(["sleep", "30"])
     try:
         os.kill(zombie.pid, signal.SIGKILL)
-        while Path(f"/proc/{zombie.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        while process_stat(zombie.pid)[0] != "Z":
             time.sleep(0.01)
         for pid in (zombie.pid, running.pid):
             (tmp_path / f"gauge_livesum_{pid}.db").write_bytes(b"")

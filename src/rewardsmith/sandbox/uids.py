@@ -11,6 +11,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from rewardsmith.core.procfs import running
+
 UID_BASE, UID_SLOTS = 61000, 256
 LOCK_DIR = Path("/run/rewardsmith-sandbox") if os.access("/run", os.W_OK) else Path("/tmp")
 
@@ -44,7 +46,7 @@ def _kill_uid(uid: int) -> None:
             if not entry.name.isdigit():
                 continue
             try:
-                if entry.stat().st_uid == uid and not _zombie(entry.path):
+                if entry.stat().st_uid == uid and running(int(entry.name)):
                     os.kill(int(entry.name), signal.SIGKILL)
                     found = True
             except (FileNotFoundError, ProcessLookupError):
@@ -52,9 +54,3 @@ def _kill_uid(uid: int) -> None:
         if not found:
             return
         time.sleep(0.002)
-
-
-def _zombie(proc_dir: str) -> bool:
-    """A process that has exited and waits to be reaped (nothing left to kill)."""
-    with open(f"{proc_dir}/stat", "rb") as stat:
-        return stat.read().rsplit(b")", 1)[1].split()[0] == b"Z"

@@ -23,6 +23,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Self
 
+from rewardsmith.core.procfs import EXITED_STATES, process_stat
+
 READY_LINE = re.compile(r"worker (\d+) ready")
 TOKEN_ENV = "REWARDSMITH_LOCAL_SERVER_TOKEN"
 
@@ -167,12 +169,8 @@ def resident_bytes(pid: int) -> int | None:
 
 def _live_parent(pid: int) -> int | None:
     """The parent pid of a running process; None when it is gone or a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    state, parent = stat.rsplit(")", 1)[1].split()[:2]
-    return None if state in ("Z", "X") else int(parent)
+    found = process_stat(pid)
+    return None if found is None or found[0] in EXITED_STATES else found[1]
 
 
 def _connection_inode(server_port: int, client_port: int) -> int | None:

@@ -25,6 +25,7 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rewardsmith.core.procfs import EXITED_STATES, process_stat
 from rewardsmith.core.types import Score
 from rewardsmith.serve.settings import METRICS_DIR_ENV
 
@@ -120,11 +121,8 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         pass
-    try:  # /proc/PID/stat: "pid (comm) state ..."; comm may hold spaces and parentheses
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True  # no /proc (not Linux): trust the signal check
-    return state != "Z"
+    found = process_stat(pid)
+    return found is None or found[0] not in EXITED_STATES  # None: no /proc, trust the signal
 
 
 class MetricsMiddleware:
