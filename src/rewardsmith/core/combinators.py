@@ -22,6 +22,7 @@ from pydantic import Field, model_validator
 
 from rewardsmith.core.component import Component, InvalidSample, Params
 from rewardsmith.core.config import BuildContext, register
+from rewardsmith.core.containment import reason_of
 from rewardsmith.core.types import DenseReward, Group, Sample, Score, Status
 
 
@@ -65,6 +66,8 @@ class Combinator(Component):
                     status = Status.OK
                 except InvalidSample as exc:  # this sample lacks what combining needs
                     value, note, status = self.fallback, {"error": str(exc)}, Status.INVALID
+                except Exception as exc:  # e.g. overflow: this sample only
+                    value, note, status = self.fallback, {"error": reason_of(exc)}, Status.ERROR
                 combined = Score(value=float(value), status=status)
                 for score in scores:
                     combined.absorb(score)

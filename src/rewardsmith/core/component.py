@@ -4,17 +4,21 @@ Components run on a whole batch of groups at once (`run` / `arun`), so a verifie
 spread CPU-heavy work over worker processes and a judge can send its requests together.
 A per-sample component implements only `score_sample`; `SampleComponent` lifts it to
 groups. `run` is the guarded entry point: no exception escapes it, every sample gets a
-Score, and the component's name is stamped into `Score.components`.
+Score with a finite value, and the component's name is stamped into `Score.components`.
+When scoring a batch raises, `core.containment` narrows the failure down to the samples
+that cause it, so no sample costs another its reward.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from rewardsmith.core.containment import adrive, contain, drive, reason_of
 from rewardsmith.core.types import Group, Sample, Score, Status
 
 if TYPE_CHECKING:
@@ -77,34 +81,39 @@ class Component(ABC):
             child.close()
 
     def run(self, groups: list[Group]) -> list[list[Score]]:
-        try:
-            scores = self.score_batch(groups)
-        except Exception as exc:  # a crash in one component must not lose the batch
-            scores = self._all_failed(groups, exc)
-        return self._finish(groups, scores)
+        return self._finish(drive(contain(groups, self.fallback), self._checked))
 
     async def arun(self, groups: list[Group]) -> list[list[Score]]:
-        try:
-            scores = await self.ascore_batch(groups)
-        except Exception as exc:
-            scores = self._all_failed(groups, exc)
-        return self._finish(groups, scores)
+        return self._finish(await adrive(contain(groups, self.fallback), self._achecked))
 
-    def _all_failed(self, groups: list[Group], exc: Exception) -> list[list[Score]]:
-        reason = f"{type(exc).__name__}: {exc}"
-        return [
-            [Score.failed(Status.ERROR, self.fallback, reason) for _ in g.samples] for g in groups
-        ]
+    def _checked(self, groups: list[Group]) -> list[list[Score]]:
+        scores = self.score_batch(groups)
+        self._check_shape(groups, scores)
+        return scores
 
-    def _finish(self, groups: list[Group], scores: list[list[Score]]) -> list[list[Score]]:
-        if [len(g) for g in groups] != [len(s) for s in scores]:
+    async def _achecked(self, groups: list[Group]) -> list[list[Score]]:
+        scores = await self.ascore_batch(groups)
+        self._check_shape(groups, scores)
+        return scores
+
+    def _check_shape(self, groups: list[Group], scores: list[list[Score]]) -> None:
+        if [len(g) for g in groups] != [len(row) for row in scores]:
             raise RuntimeError(f"component {self.name!r} returned scores of the wrong shape")
+
+    def _finish(self, scores: list[list[Score]]) -> list[list[Score]]:
         for group_scores in scores:
             for score in group_scores:
+                if not _finite(score.value):
+                    score.info["error"] = f"{self.name}: reward was {score.value!r}, not finite"
+                    score.value, score.status = self.fallback, Status.ERROR
                 if not self.children() and score.info:
                     score.info = {self.name: score.info}
                 score.components[self.name] = score.value
         return scores
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
 
 
 class SampleComponent(Component):
@@ -124,7 +133,7 @@ class SampleComponent(Component):
         except InvalidSample as exc:
             return Score.failed(Status.INVALID, self.fallback, str(exc))
         except Exception as exc:
-            return Score.failed(Status.ERROR, self.fallback, f"{type(exc).__name__}: {exc}")
+            return Score.failed(Status.ERROR, self.fallback, reason_of(exc))
 
 
 def require_reference(sample: Sample, expected: str) -> Any:
