@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from rewardsmith.core.component import Component, Params
 from rewardsmith.core.config import REGISTRY, register
-from rewardsmith.core.pipeline import Reward
+from rewardsmith.core.pipeline import InputLimits, Reward
 from rewardsmith.core.types import Group, Score, Status
 
 CALLS: list[int] = []  # the number of samples of each score_batch call
@@ -128,3 +128,35 @@ def test_honest_scores_never_depend_on_poisoned_neighbours(rows):
     assert kept == (scores_of(honest) if honest else [])
     poisoned = [score for score, s in zip(scores, batch, strict=True) if s["meta"]["poison"]]
     assert all(p.status is Status.ERROR for p in poisoned)
+
+
+def test_a_completion_over_the_limit_is_refused_before_any_component_sees_it():
+    long = {**sample("a", 50), "completion": "9" * 101}
+    batch = [sample("a", 1), long, sample("a", 3), sample("b", 7)]
+    CALLS.clear()
+    with Reward.from_spec({"type": "group_mean"}, limits=InputLimits(completion_chars=100)) as r:
+        scores = r.score(batch)
+    assert CALLS == [3]  # one call, without the long completion
+    refused = scores[1]
+    assert refused.status is Status.INVALID and refused.value == 0.0
+    assert refused.info["error"] == (
+        "completion: 101 characters; expected at most 100 (limits.completion_chars)"
+    )
+    assert [scores[0], scores[2], scores[3]] == scores_of(
+        [sample("a", 1), sample("a", 3), sample("b", 7)]
+    )
+
+
+def test_a_group_of_refused_samples_is_not_scored_at_all(tmp_path):
+    path = tmp_path / "reward.yaml"
+    path.write_text("reward: {type: group_mean}\nlimits: {completion_chars: 3}\n")
+    batch = [{"completion": "long", "meta": {"value": 1}}, sample("b", 2)]
+    with Reward.load(path) as reward:
+        scores = asyncio.run(reward.ascore(batch))
+    assert scores[0].status is Status.INVALID
+    assert "limits.completion_chars" in scores[0].info["error"]
+    assert scores[1].ok and scores[1].value == 0.0
+
+
+def test_the_default_limit_admits_long_honest_rollouts():
+    assert InputLimits().completion_chars >= 500_000  # 128k tokens of chain of thought

@@ -9,7 +9,7 @@ message naming the field; the rest of the batch is scored as usual.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,28 @@ from rewardsmith.core.config import REGISTRY, BuildContext, ConfigError, explain
 from rewardsmith.core.types import Group, Sample, Score, Status
 from rewardsmith.state import StateStore, resolve_url
 
+DEFAULT_COMPLETION_CHARS = 1_000_000  # ~250k tokens: longer than any honest rollout
+
+
+class InputLimits(BaseModel):
+    """Bounds on untrusted input, checked before any component sees a sample. A sample
+    over a bound gets status `invalid` and a reason naming the bound; it is left out of
+    its group, so the other samples score exactly as if it had never been sent."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    completion_chars: int = Field(
+        default=DEFAULT_COMPLETION_CHARS, ge=1, description="longest completion scored"
+    )
+
+    def refusal(self, sample: Sample) -> str | None:
+        """Why `sample` is out of bounds, or None when it is within them."""
+        if len(sample.completion) > self.completion_chars:
+            return (
+                f"completion: {len(sample.completion)} characters; expected at most "
+                f"{self.completion_chars} (limits.completion_chars)"
+            )
+        return None
+
 
 class RewardFile(BaseModel):
     """The top level of a YAML reward definition."""
@@ -30,6 +52,7 @@ class RewardFile(BaseModel):
     description: str = ""
     workers: int | None = Field(default=None, ge=1)
     state: str | None = None
+    limits: InputLimits = InputLimits()
 
 
 @dataclass(frozen=True)
@@ -42,6 +65,7 @@ class RewardDefinition:
     workers: int | None = None
     state: str | None = None
     base_dir: Path | None = None
+    limits: InputLimits = field(default_factory=InputLimits)
 
     @classmethod
     def resolve(cls, name_or_path: str | Path) -> RewardDefinition:
@@ -66,7 +90,12 @@ class RewardDefinition:
         except ValidationError as exc:
             raise ConfigError(explain(exc, f"{path}:", "reward file", RewardFile)) from None
         return cls(
-            parsed.reward, parsed.description, parsed.workers, parsed.state, path.parent.resolve()
+            parsed.reward,
+            parsed.description,
+            parsed.workers,
+            parsed.state,
+            path.parent.resolve(),
+            parsed.limits,
         )
 
     def build(self, workers: int | None = None, state: str | StateStore | None = None) -> Reward:
@@ -77,6 +106,7 @@ class RewardDefinition:
             self.description,
             state or self.state,
             base_dir=self.base_dir,
+            limits=self.limits,
         )
 
 
@@ -84,11 +114,16 @@ class Reward:
     """A built reward, reusable across batches. Close it (or use `with`) to stop workers."""
 
     def __init__(
-        self, root: Component, description: str = "", context: BuildContext | None = None
+        self,
+        root: Component,
+        description: str = "",
+        context: BuildContext | None = None,
+        limits: InputLimits | None = None,
     ) -> None:
         self.root = root
         self.description = description
         self.context = context or BuildContext()
+        self.limits = limits or InputLimits()
 
     @classmethod
     def from_spec(
@@ -98,6 +133,7 @@ class Reward:
         description: str = "",
         state: str | StateStore | None = None,
         base_dir: str | Path | None = None,
+        limits: InputLimits | None = None,
     ) -> Reward:
         """Build from a node (a mapping, or a registered component name).
 
@@ -108,6 +144,8 @@ class Reward:
         (`memory://`, `sqlite:///path`, `redis://host:port/0`) or an open store; by
         default `$REWARDSMITH_STATE`, else SQLite in `.rewardsmith/` (opened only when a
         component needs it).
+
+        `limits` bounds the untrusted input (see InputLimits; documented defaults).
         """
         if isinstance(state, str):
             try:
@@ -117,7 +155,7 @@ class Reward:
         context = BuildContext(
             workers=workers, state=state, base_dir=Path(base_dir) if base_dir else None
         )
-        return cls(context.build(spec, "reward"), description, context)
+        return cls(context.build(spec, "reward"), description, context, limits)
 
     @classmethod
     def load(
@@ -130,10 +168,12 @@ class Reward:
         return RewardDefinition.resolve(name_or_path).build(workers, state)
 
     def score_groups(self, groups: list[Group]) -> list[list[Score]]:
-        return self.root.run(groups)
+        screen = Screen.of(groups, self.limits)
+        return screen.merge(self.root.run(screen.kept) if screen.kept else [])
 
     async def ascore_groups(self, groups: list[Group]) -> list[list[Score]]:
-        return await self.root.arun(groups)
+        screen = Screen.of(groups, self.limits)
+        return screen.merge(await self.root.arun(screen.kept) if screen.kept else [])
 
     def score(self, samples: Sequence[Sample | Mapping[str, Any]]) -> list[Score]:
         """One Score per sample, in input order."""
@@ -167,6 +207,44 @@ class Reward:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass
+class Screen:
+    """Groups with the samples that break the input limits taken out: `kept` is what the
+    components score, and `merge` puts the refused samples' Scores back in place."""
+
+    groups: list[Group]
+    kept: list[Group]
+    refused: dict[tuple[int, int], Score]  # (group, position) -> the refusal
+
+    @classmethod
+    def of(cls, groups: list[Group], limits: InputLimits) -> Screen:
+        kept: list[Group] = []
+        refused: dict[tuple[int, int], Score] = {}
+        for g, group in enumerate(groups):
+            within = []
+            for s, sample in enumerate(group.samples):
+                reason = limits.refusal(sample)
+                if reason is None:
+                    within.append(sample)
+                else:
+                    refused[g, s] = Score.failed(Status.INVALID, 0.0, reason)
+            if within:
+                kept.append(Group(group.group_id, within))
+        return cls(groups, kept, refused)
+
+    def merge(self, scores: list[list[Score]]) -> list[list[Score]]:
+        """One row of Scores per original group, from one row per kept group."""
+        rows = iter(scores)
+        merged: list[list[Score]] = []
+        for g, group in enumerate(self.groups):
+            if all((g, s) in self.refused for s in range(len(group))):
+                merged.append([self.refused[g, s] for s in range(len(group))])
+                continue
+            row = iter(next(rows))
+            merged.append([self.refused.get((g, s)) or next(row) for s in range(len(group))])
+        return merged
 
 
 def parse_sample(data: Sample | Mapping[str, Any]) -> Sample:
