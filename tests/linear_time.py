@@ -34,11 +34,15 @@ def _scan(text: str) -> int:
     return count
 
 
+def scan_seconds(text: str, repeats: int = 3) -> float:
+    """Seconds one plain character scan of `text` takes on this machine now."""
+    return max(_best_of(repeats, lambda: _scan(text)), 1e-9)
+
+
 def linear_scans(fn: Callable[[str], Any], text: str, repeats: int = 3) -> float:
     """How many plain character scans of `text` one call of `fn(text)` costs (best of
     `repeats` for both, so a busy moment on the machine counts against neither)."""
-    baseline = _best_of(repeats, lambda: _scan(text))
-    return _best_of(repeats, lambda: fn(text)) / max(baseline, 1e-9)
+    return _best_of(repeats, lambda: fn(text)) / scan_seconds(text, repeats)
 
 
 def assert_linear(

@@ -48,6 +48,12 @@ def test_chat_prompts_and_extra_fields():
         ({"completion": "x", "meta": []}, "meta: Input should be a valid dictionary"),
         ({"completion": "x", "prompt": [{"role": "user"}]}, "prompt:"),
         ("just text", "expected a JSON object, got str"),
+        (
+            {"completion": "x", "meta": {"step": "never"}},
+            "meta.step: expected the training step as an integer, got 'never'",
+        ),
+        ({"completion": "x", "meta": {"step": float("nan")}}, "meta.step: expected"),
+        ({"completion": "x", "meta": {"step": True}}, "meta.step: expected"),
     ],
 )
 def test_malformed_samples_become_invalid_scores(data, message):

@@ -56,29 +56,31 @@ class Combinator(Component):
         return self._merge(groups, list(results))
 
     def _merge(self, groups: list[Group], by_part: list[list[list[Score]]]) -> list[list[Score]]:
-        merged: list[list[Score]] = []
-        for g, group in enumerate(groups):
-            row = []
-            for s, sample in enumerate(group.samples):
-                scores = [part_scores[g][s] for part_scores in by_part]
-                try:
-                    value, note = self.combine(scores, sample)
-                    status = Status.OK
-                except InvalidSample as exc:  # this sample lacks what combining needs
-                    value, note, status = self.fallback, {"error": str(exc)}, Status.INVALID
-                except Exception as exc:  # e.g. overflow: this sample only
-                    value, note, status = self.fallback, {"error": reason_of(exc)}, Status.ERROR
-                combined = Score(value=float(value), status=status)
-                for score in scores:
-                    combined.absorb(score)
-                if note:
-                    combined.info[self.name] = note
-                weights = self.dense_weights(scores, sample)
-                if weights is not None:
-                    combined.dense = merge_dense([x.dense for x in scores], weights)
-                row.append(combined)
-            merged.append(row)
-        return merged
+        return [
+            [
+                self._merged([part[g][s] for part in by_part], sample)
+                for s, sample in enumerate(group.samples)
+            ]
+            for g, group in enumerate(groups)
+        ]
+
+    def _merged(self, scores: list[Score], sample: Sample) -> Score:
+        """One sample's combined Score; a failure to combine fails this sample alone."""
+        try:
+            value, note = self.combine(scores, sample)
+            combined = Score(value=float(value))
+            weights = self.dense_weights(scores, sample)
+            if weights is not None:
+                combined.dense = merge_dense([x.dense for x in scores], weights)
+        except InvalidSample as exc:  # this sample lacks what combining needs
+            combined, note = Score(self.fallback, Status.INVALID), {"error": str(exc)}
+        except Exception as exc:  # e.g. overflow
+            combined, note = Score(self.fallback, Status.ERROR), {"error": reason_of(exc)}
+        for score in scores:
+            combined.absorb(score)
+        if note:
+            combined.info[self.name] = note
+        return combined
 
 
 class PartsParams(Params):

@@ -257,6 +257,8 @@ def parse_sample(data: Sample | Mapping[str, Any]) -> Sample:
         return Sample.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
+        if error["type"] == "value_error":  # our validators name the field themselves
+            raise ValueError(error["msg"].removeprefix("Value error, ")) from None
         field = str(error["loc"][0]) if error["loc"] else "sample"
         return_msg = error["msg"] if error["type"] != "missing" else "missing"
         raise ValueError(f"{field}: {return_msg}{_expected(field)}") from None

@@ -62,6 +62,15 @@ class Sample(BaseModel):
     def _group_id_as_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
+    @field_validator("meta")
+    @classmethod
+    def _step_is_an_integer(cls, meta: dict[str, Any]) -> dict[str, Any]:
+        step = meta.get("step", 0)
+        integral = isinstance(step, int) or (isinstance(step, float) and step.is_integer())
+        if isinstance(step, bool) or not (integral or (isinstance(step, str) and step.isdigit())):
+            raise ValueError(f"meta.step: expected the training step as an integer, got {step!r:.40}")
+        return meta
+
     @property
     def prompt_text(self) -> str:
         """The prompt as one string (chat messages joined by newlines)."""
