@@ -92,8 +92,8 @@ def score(
     if backend != "ray" and (ray_address is not None or ray_actors is not None):
         _fail("--ray-address / --ray-actors: only with --backend ray")
     try:
-        lines = input_path.read_text().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
+        lines = input_path.read_bytes().splitlines()  # JSON strings hold no raw \n or \r
+    except OSError as exc:
         _fail(f"{input_path}: cannot read: {exc}")
     try:
         scorer = _open_scorer(backend, reward, workers, state, ray_address, ray_actors)
@@ -241,7 +241,7 @@ def _fail(message: str) -> None:
 
 
 def _read(
-    lines: list[str],
+    lines: list[bytes],
 ) -> tuple[list[dict[str, Any]], dict[int, Sample], list[tuple[int, str]]]:
     """Output skeletons for every non-blank line, the valid samples by record index, errors."""
     records: list[dict[str, Any]] = []
@@ -262,9 +262,11 @@ def _read(
     return records, samples, invalid
 
 
-def _parse_line(line: str) -> tuple[Any, Sample | None, str]:
+def _parse_line(line: bytes) -> tuple[Any, Sample | None, str]:
     try:
-        data = json.loads(line)
+        data = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return None, None, f"not valid UTF-8 (byte {exc.start}: {exc.reason}); expected UTF-8 JSON"
     except json.JSONDecodeError as exc:
         return None, None, f"not valid JSON: {exc}"
     try:
@@ -344,11 +346,14 @@ def _dense_per_token(samples: dict[int, Sample], scores: dict[int, Score]) -> No
 
 def _write(path: Path, records: list[dict[str, Any]], scores: dict[int, Score]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as out:
+    with path.open("w", encoding="utf-8") as out:
         for index, record in enumerate(records):
             if index in scores:
                 record = {**record, **_scored_fields(scores[index])}
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            try:
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            except UnicodeEncodeError:  # lone surrogates (from \udXXX escapes): keep them escaped
+                out.write(json.dumps(record) + "\n")
 
 
 def _scored_fields(score: Score) -> dict[str, Any]:
