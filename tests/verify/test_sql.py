@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import json
 import sqlite3
 
 import pytest
@@ -20,8 +20,23 @@ REFERENCE = {
 PARTIAL = {"type": "sql", "weights": {"execution": 1, "syntax": 0.1, "schema": 0.3, "ngram": 0.2}}
 
 
+_REWARDS: dict[str, Reward] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_rewards():
+    yield
+    for reward in _REWARDS.values():
+        reward.close()
+    _REWARDS.clear()
+
+
 def score(spec, completion, reference=REFERENCE):
-    [result] = Reward.from_spec(spec).score([{"completion": completion, "reference": reference}])
+    """One sample's Score from a reward built once per spec (its worker is reused)."""
+    key = json.dumps(spec, sort_keys=True)
+    if key not in _REWARDS:
+        _REWARDS[key] = Reward.from_spec(spec)
+    [result] = _REWARDS[key].score([{"completion": completion, "reference": reference}])
     return result
 
 
@@ -62,27 +77,60 @@ def test_partial_rewards_are_named_components():
     assert result.value == pytest.approx(expected)
 
 
+def test_rows_compare_under_python_equality():
+    """Rows are compared as digests in the worker; equality is still Python's: 2 == 2.0."""
+    reference = {**REFERENCE, "gold": "SELECT 2, 'x', NULL, x'00'"}
+    assert score({"type": "sql"}, "SELECT 2.0, 'x', NULL, x'00'", reference).value == 1.0
+    assert score({"type": "sql"}, "SELECT '2', 'x', NULL, x'00'", reference).value == 0.0
+    assert score({"type": "sql"}, "SELECT 2, 'x', NULL, '\x00'", reference).value == 0.0
+    assert score({"type": "sql"}, "SELECT 2.5, 'x', NULL, x'00'", reference).value == 0.0
+
+
+HOSTILE = {"type": "sql", "timeout": 0.5, "max_rows": 1000}
+
+
 @pytest.mark.parametrize(
-    "query",
+    ("query", "reason"),
     [
-        "DROP TABLE people",
-        "DELETE FROM people",
-        "INSERT INTO people VALUES (9, 'x', 1)",
-        "ATTACH DATABASE '/tmp/rewardsmith-attack.db' AS x",
-        "PRAGMA writable_schema = 1",
-        "SELECT load_extension('/tmp/evil')",
-        "SELECT name FROM people; DROP TABLE people",
-        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
-        "SELECT 1 FROM people a, people b, people c, people d, people e, people f, people g, "
-        "people h, people i, people j, people k, people l",
+        ("DROP TABLE people", "not authorized"),
+        ("DELETE FROM people", "not authorized"),
+        ("INSERT INTO people VALUES (9, 'x', 1)", "not authorized"),
+        ("ATTACH DATABASE '{tmp}/attack.db' AS x", "not authorized"),
+        ("VACUUM INTO '{tmp}/attack.db'", "authorization denied"),
+        ("PRAGMA writable_schema = 1", "not authorized"),
+        ("SELECT load_extension('{tmp}/evil')", "not authorized"),
+        ("SELECT name FROM people; DROP TABLE people", "one statement at a time"),
     ],
 )
-def test_hostile_queries_get_nothing_and_change_nothing(query):
-    spec = {"type": "sql", "timeout": 0.5, "max_rows": 1000}
-    result = score(spec, query)
-    assert result.value == 0.0 and result.info["sql"]["syntax"] == 0.0
-    assert score({"type": "sql"}, REFERENCE["gold"]).value == 1.0  # database unchanged
-    assert not os.path.exists("/tmp/rewardsmith-attack.db")
+def test_queries_that_write_are_wrong_sql_and_change_nothing(query, reason, tmp_path):
+    result = score(HOSTILE, query.format(tmp=tmp_path))
+    assert result.status is Status.OK and result.value == 0.0
+    assert result.info["sql"]["syntax"] == 0.0 and reason in result.info["sql"]["error"]
+    assert score(HOSTILE, REFERENCE["gold"]).value == 1.0  # database unchanged
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "reason"),
+    [
+        (
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+            "SELECT count(*) FROM c",
+            Status.TIMEOUT,
+            "query: exceeded the time limit of 0.5 s (timeout)",
+        ),
+        (
+            "SELECT 1 FROM people a, people b, people c, people d, people e, people f, people g, "
+            "people h, people i, people j, people k, people l",
+            Status.INVALID,
+            "query: more than 1000 rows (max_rows)",
+        ),
+    ],
+)
+def test_queries_over_a_limit_fail_with_the_limit_named(query, status, reason):
+    result = score(HOSTILE, query)
+    assert result.status is status and result.info["sql"]["error"] == reason
+    assert score(HOSTILE, REFERENCE["gold"]).value == 1.0
 
 
 def test_database_file_is_opened_read_only(tmp_path):
@@ -90,11 +138,18 @@ def test_database_file_is_opened_read_only(tmp_path):
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE t(x)")
         db.execute("INSERT INTO t VALUES (1), (2)")
-    reference = {"gold": "SELECT sum(x) FROM t", "db_path": str(path)}
-    assert score({"type": "sql"}, "SELECT 3", reference).value == 1.0
-    score({"type": "sql"}, "DELETE FROM t", reference)
+    reference = {"gold": "SELECT sum(x) FROM t", "db_path": "db.sqlite"}
+    with Reward.from_spec({"type": "sql", "db_dir": str(tmp_path)}) as reward:
+        [right, delete] = reward.score(
+            [
+                {"completion": "SELECT 3", "reference": reference},
+                {"completion": "DELETE FROM t", "reference": reference},
+            ]
+        )
+    assert right.value == 1.0 and delete.value == 0.0
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM t").fetchone() == (2,)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["db.sqlite"]  # no journal or lock
 
 
 def test_bad_references_and_params():

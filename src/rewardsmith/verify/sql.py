@@ -10,29 +10,55 @@ Parts (each in `Score.components` as `<name>.<part>`, combined with `weights`):
 The partial rewards follow Reasoning-SQL (Pourreza et al., arXiv 2503.23157). The default
 weights give plain execution accuracy; set the others to use the partial rewards.
 
-`reference`: `{"gold": "SELECT ...", "db_path": "x.sqlite"}` or
+`reference`: `{"gold": "SELECT ...", "db_path": "x.sqlite"}` (a file in `db_dir`) or
 `{"gold": "SELECT ...", "schema": "CREATE TABLE ...;", "rows": {"t": [[1, "a"], ...]}}`.
-Queries run read-only: an authorizer allows only reading (no writes, ATTACH, PRAGMA or
-extension loading), a progress handler stops a query at its time limit, and at most
-`max_rows` rows are fetched.
+
+Both queries, the policy's and the gold, are untrusted, and so is the reference:
+- Each distinct query is a task in a worker process. A task still running after twice
+  `timeout` plus 1 s (building the database, then the query) is killed and its worker
+  replaced: that covers single SQLite steps that no progress handler can interrupt (one
+  LIKE or replace() over a long string is one step). A worker builds a reference's
+  database once and keeps it, or why it failed, for the reference's next queries.
+- In the worker, SQLite limits bound every value and row (`max_value_bytes`), LIKE
+  patterns, query text and result columns and allow no attached database; a process-wide
+  hard heap limit (`max_memory_mb`, temporary tables kept in memory) bounds SQLite's
+  memory, and a progress handler stops a query at `timeout`.
+- Rows are never kept or sent back: the worker streams them into digests (in order and
+  as a multiset, under Python's equality) and fails a query past `max_rows` or
+  `max_result_bytes`; the scorer compares digests.
+- Queries run under an authorizer that allows only reading, on a `query_only`
+  connection to a private copy of the database built from `schema` and `rows`, or to a
+  file opened read-only and immutable. The schema is built under an authorizer that
+  refuses ATTACH, DETACH, VACUUM, PRAGMA writes and extension loading; `db_path` must
+  name a regular file inside `db_dir` once symlinks are resolved.
+A query out of time gets status `timeout`, one over a size or memory limit `invalid`,
+each with a reason naming the limit, and only its own samples are affected. A query that
+fails as SQL (syntax, unknown column, not authorized) is a wrong answer: status ok, 0.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import re
 import sqlite3
 import time
-from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, fields
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import Field, model_validator
 
-from rewardsmith.core.component import InvalidSample, Params, SampleComponent
-from rewardsmith.core.config import register
-from rewardsmith.core.types import Sample, Score
+from rewardsmith.core.component import Component, InvalidSample, Params
+from rewardsmith.core.config import BuildContext, ConfigError, register
+from rewardsmith.core.pool import WorkerPool, aoutcome, outcome
+from rewardsmith.core.types import Group, Sample, Score, Status
 from rewardsmith.verify.text import final_region
 
 PARTS = ("execution", "syntax", "schema", "ngram")
@@ -46,13 +72,59 @@ _ALLOWED = {
     sqlite3.SQLITE_RECURSIVE,
 }
 _FORBIDDEN_FUNCTIONS = {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"}
+_SCHEMA_PRAGMAS = {"foreign_keys", "defer_foreign_keys"}  # what `sqlite3 .dump` writes
+_KILL_GRACE = 1.0  # seconds a task may overrun its time limits before its worker is killed
+_FIXED_LIMITS = {
+    sqlite3.SQLITE_LIMIT_ATTACHED: 0,
+    sqlite3.SQLITE_LIMIT_WORKER_THREADS: 0,
+    sqlite3.SQLITE_LIMIT_COLUMN: 1000,
+    sqlite3.SQLITE_LIMIT_TRIGGER_DEPTH: 100,
+}
+_QUERY_ERRORS = (sqlite3.Error, ValueError, OverflowError, MemoryError)
 
 
 class SQLParams(Params):
-    weights: dict[str, float] = Field(default_factory=lambda: {"execution": 1.0})
-    timeout: float = Field(default=2.0, gt=0, description="seconds per query")
-    max_rows: int = Field(default=100_000, ge=1)
-    ngram: int = Field(default=2, ge=1, le=6)
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {"execution": 1.0}, description="weight of each part"
+    )
+    timeout: float = Field(
+        default=2.0,
+        gt=0,
+        description="seconds per query and per database build; a worker still busy after "
+        "twice this plus 1 s is killed",
+    )
+    max_rows: int = Field(default=100_000, ge=1, description="rows a query may return")
+    max_result_bytes: int = Field(
+        default=50_000_000,
+        ge=1,
+        description="size of a query's rows: text and blob lengths, 8 bytes per other value",
+    )
+    max_value_bytes: int = Field(
+        default=1_000_000,
+        ge=1,
+        le=1_000_000_000,
+        description="largest string, blob or table row (SQLITE_LIMIT_LENGTH)",
+    )
+    max_query_chars: int = Field(
+        default=100_000, ge=1, le=10_000_000, description="longest query, policy's or gold"
+    )
+    max_like_pattern: int = Field(
+        default=100,
+        ge=1,
+        le=50_000,
+        description="longest LIKE or GLOB pattern in bytes (SQLITE_LIMIT_LIKE_PATTERN_LENGTH)",
+    )
+    max_memory_mb: int = Field(
+        default=256,
+        ge=1,
+        description="SQLite's memory in a worker (hard heap limit; temporary tables in memory)",
+    )
+    db_dir: str = Field(
+        default=".",
+        description="directory reference.db_path files must be in (relative to the reward "
+        "file's directory)",
+    )
+    ngram: int = Field(default=2, ge=1, le=6, description="n of the ngram part")
 
     @model_validator(mode="after")
     def _known_parts(self) -> SQLParams:
@@ -72,74 +144,380 @@ def extract_query(completion: str) -> str:
     return chosen.strip().rstrip(";").strip()
 
 
-class QueryResult:
-    """Rows of a query, the tables and columns it read, or why it failed."""
+@dataclass(frozen=True)
+class Limits:
+    """The params a worker needs (hashable, so they can key its cache)."""
 
-    def __init__(self, rows: list[tuple] | None, read: set[str], error: str = "") -> None:
-        self.rows, self.read, self.error = rows, read, error
+    timeout: float
+    max_rows: int
+    max_result_bytes: int
+    max_value_bytes: int
+    max_query_chars: int
+    max_like_pattern: int
+    max_memory_mb: int
+
+    @classmethod
+    def of(cls, params: SQLParams) -> Limits:
+        return cls(**{f.name: getattr(params, f.name) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class Database:
+    """A reference's database: a file in db_dir (`path`), or `schema` and `rows` as JSON."""
+
+    path: str = ""
+    spec: str = ""
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one query did: digests of its rows (in order, and as a multiset) and what it
+    read, or why it failed, the status that earns (ok for plain wrong SQL) and the
+    reference field to blame when the database itself failed (`where`)."""
+
+    read: frozenset[str] = frozenset()
+    ordered: str = ""
+    unordered: str = ""
+    error: str = ""
+    status: Status = Status.OK
+    where: str = ""
+
+    def same_rows(self, other: Run, ordered: bool) -> bool:
+        if ordered:
+            return self.ordered == other.ordered
+        return self.unordered == other.unordered
+
+
+_NO_QUERY = Run(error="no query found")
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A sample waiting for its two queries, the gold and the policy's."""
+
+    database: Database
+    gold: str
+    query: str
 
 
 @register("sql")
-class SQLVerifier(SampleComponent):
+class SQLVerifier(Component):
     """Execution accuracy and partial rewards for SQL against a SQLite database."""
 
     Params = SQLParams
     params: SQLParams
 
-    def score_sample(self, sample: Sample) -> Score:
+    def __init__(self, params: Params, ctx: BuildContext, **kwargs: Any) -> None:
+        super().__init__(params, ctx, **kwargs)
+        self.db_dir = ctx.path(self.params.db_dir).resolve()
+        if not self.db_dir.is_dir():
+            raise ConfigError(f"{self.path}.db_dir: {self.db_dir} is not a directory")
+        self.limits = Limits.of(self.params)
+        self.kill_after = 2 * self.params.timeout + _KILL_GRACE
+        self.pool = WorkerPool(ctx.workers)
+
+    def warm_up(self) -> None:
+        self.pool.start()
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def score_batch(self, groups: list[Group]) -> list[list[Score]]:
+        plan = self._plan(groups)
+        futures = self._submit(plan)
+        return self._resolve(plan, {key: outcome(future) for key, future in futures.items()})
+
+    async def ascore_batch(self, groups: list[Group]) -> list[list[Score]]:
+        plan = self._plan(groups)
+        futures = self._submit(plan)
+        results = await asyncio.gather(*(aoutcome(future) for future in futures.values()))
+        return self._resolve(plan, dict(zip(futures, results, strict=True)))
+
+    def _plan(self, groups: list[Group]) -> list[list[Score | _Pending]]:
+        return [[self._planned(sample) for sample in group.samples] for group in groups]
+
+    def _planned(self, sample: Sample) -> Score | _Pending:
+        """The sample's two queries, or its Score when its input cannot be used."""
         reference = sample.reference
-        if not isinstance(reference, Mapping) or not isinstance(reference.get("gold"), str):
-            raise InvalidSample("reference.gold: expected the gold SQL query as a string")
-        image = _database(
-            json.dumps({k: v for k, v in reference.items() if k != "gold"}, sort_keys=True)
-        )
-        gold = self.execute(image, reference["gold"])
-        if gold.rows is None:
-            raise InvalidSample(f"reference.gold: the gold query fails: {gold.error}")
-        query = extract_query(sample.completion)
-        predicted = self.execute(image, query) if query else QueryResult(None, set(), "empty")
+        try:
+            if not isinstance(reference, Mapping) or not isinstance(reference.get("gold"), str):
+                raise InvalidSample("reference.gold: expected the gold SQL query as a string")
+            pending = _Pending(
+                self._database(reference), reference["gold"], extract_query(sample.completion)
+            )
+            for field, text in (("reference.gold", pending.gold), ("query", pending.query)):
+                if len(text) > self.params.max_query_chars:
+                    raise InvalidSample(
+                        f"{field}: {len(text)} characters; expected at most "
+                        f"{self.params.max_query_chars} (max_query_chars)"
+                    )
+        except InvalidSample as exc:
+            return Score.failed(Status.INVALID, self.fallback, str(exc))
+        return pending
+
+    def _database(self, reference: Mapping[str, Any]) -> Database:
+        if "db_path" in reference:
+            return Database(path=str(self._db_file(reference["db_path"])))
+        if "schema" not in reference:
+            raise InvalidSample("reference: expected 'db_path', or 'schema' (and 'rows')")
+        if not isinstance(reference["schema"], str):
+            raise InvalidSample("reference.schema: expected SQL text")
+        data = {"schema": reference["schema"], "rows": reference.get("rows") or {}}
+        try:
+            return Database(spec=json.dumps(data, sort_keys=True))
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise InvalidSample(f"reference.rows: expected JSON data ({exc})") from None
+
+    def _db_file(self, name: Any) -> Path:
+        """`reference.db_path` as a regular file inside db_dir, symlinks resolved."""
+        if not isinstance(name, str) or not name or "\0" in name:
+            raise InvalidSample("reference.db_path: expected the name of a file in db_dir")
+        try:
+            path = (self.db_dir / name).resolve()
+        except (OSError, RuntimeError) as exc:
+            reason = f"{name!r:.200} cannot be resolved ({exc})"
+            raise InvalidSample(f"reference.db_path: {reason}") from None
+        if not path.is_relative_to(self.db_dir):
+            raise InvalidSample(f"reference.db_path: {name!r:.200} is outside db_dir {self.db_dir}")
+        if not path.is_file():
+            raise InvalidSample(f"reference.db_path: {name!r:.200} is not a file in db_dir")
+        return path
+
+    def _submit(self, plan: list[list[Score | _Pending]]) -> dict[tuple[Database, str], Future]:
+        futures: dict[tuple[Database, str], Future] = {}
+        for row in plan:
+            for item in row:
+                if not isinstance(item, _Pending):
+                    continue
+                for sql in (item.gold, item.query):
+                    key = (item.database, sql)
+                    if sql and key not in futures:
+                        futures[key] = self.pool.submit(
+                            run_query, item.database, sql, self.limits, timeout=self.kill_after
+                        )
+        return futures
+
+    def _resolve(
+        self,
+        plan: list[list[Score | _Pending]],
+        outcomes: dict[tuple[Database, str], tuple[Status, Any]],
+    ) -> list[list[Score]]:
+        runs = {key: self._run(*result) for key, result in outcomes.items()}
+        return [
+            [item if isinstance(item, Score) else self._score(item, runs) for item in row]
+            for row in plan
+        ]
+
+    def _run(self, status: Status, result: Any) -> Run:
+        """A task's outcome as a Run, a killed or crashed worker included."""
+        if status is Status.OK:
+            return result
+        if status is Status.TIMEOUT:
+            return Run(
+                error=f"still running after {self.kill_after:g} s (twice timeout + "
+                f"{_KILL_GRACE:g} s); its worker was killed",
+                status=status,
+            )
+        return Run(error=str(result), status=status)
+
+    def _score(self, item: _Pending, runs: dict[tuple[Database, str], Run]) -> Score:
+        gold = runs.get((item.database, item.gold), _NO_QUERY)
+        if gold.error:
+            status = Status.INVALID if gold.status is Status.OK else gold.status
+            if gold.where:
+                return Score.failed(status, self.fallback, f"{gold.where}: {gold.error}")
+            reason = f"reference.gold: the gold query fails: {gold.error}"
+            return Score.failed(status, self.fallback, reason)
+        predicted = runs.get((item.database, item.query), _NO_QUERY)
+        if predicted.status is not Status.OK:
+            reason = f"{predicted.where or 'query'}: {predicted.error}"
+            return Score(
+                self.fallback, predicted.status, info={"query": item.query, "error": reason}
+            )
+        ran = not predicted.error
+        ordered = bool(_ORDER_BY.search(item.gold))
+        n = self.params.ngram
         parts = {
-            "execution": float(
-                predicted.rows is not None
-                and _same_rows(predicted.rows, gold.rows, reference["gold"])
-            ),
-            "syntax": float(predicted.rows is not None),
+            "execution": float(ran and predicted.same_rows(gold, ordered)),
+            "syntax": float(ran),
             "schema": _jaccard(predicted.read, gold.read),
-            "ngram": _jaccard(
-                _ngrams(query, self.params.ngram), _ngrams(reference["gold"], self.params.ngram)
-            ),
+            "ngram": _jaccard(_ngrams(item.query, n), _ngrams(item.gold, n)),
         }
         value = sum(self.params.weights.get(part, 0.0) * parts[part] for part in PARTS)
-        info = {"query": query, **parts}
+        info: dict[str, Any] = {"query": item.query, **parts}
         if predicted.error:
             info["error"] = predicted.error
         components = {f"{self.name}.{part}": parts[part] for part in PARTS}
         return Score(value, components=components, info=info)
 
-    def execute(self, image: bytes, query: str) -> QueryResult:
-        """Run one query on a private read-only copy of the database."""
-        connection = sqlite3.connect(":memory:", check_same_thread=False)
-        read: set[str] = set()
-        try:
-            connection.deserialize(image)
+
+class _Failed(Exception):
+    """A query or database over a limit: the status that earns, why, and the reference
+    field to blame ("" for the query itself)."""
+
+    def __init__(self, status: Status, reason: str, where: str = "") -> None:
+        super().__init__(reason)
+        self.status, self.reason, self.where = status, reason, where
+
+
+def run_query(database: Database, sql: str, limits: Limits) -> Run:
+    """In a worker: run one query read-only and digest its rows (which are never kept)."""
+    read: set[str] = set()
+    try:
+        with closing(_open(database, limits)) as connection:
             connection.set_authorizer(_authorizer(read))
-            deadline = time.monotonic() + self.params.timeout
-            connection.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
-            cursor = connection.execute(query)
-            rows = cursor.fetchmany(self.params.max_rows + 1)
-            if len(rows) > self.params.max_rows:
-                return QueryResult(None, read, f"more than {self.params.max_rows} rows")
-            return QueryResult(rows, read)
-        except sqlite3.OperationalError as exc:
-            reason = "time limit exceeded" if str(exc) == "interrupted" else str(exc)
-            return QueryResult(None, read, reason)
-        except (sqlite3.Error, ValueError, OverflowError, MemoryError) as exc:
-            return QueryResult(None, read, f"{type(exc).__name__}: {exc}")
-        finally:
-            connection.close()
+            _set_deadline(connection, limits.timeout)
+            return _digest(connection.execute(sql), read, limits)
+    except _Failed as exc:
+        return Run(frozenset(read), error=exc.reason, status=exc.status, where=exc.where)
+    except _QUERY_ERRORS as exc:
+        status, reason = _failure(exc, limits)
+        return Run(frozenset(read), error=reason, status=status)
+
+
+def _digest(cursor: sqlite3.Cursor, read: set[str], limits: Limits) -> Run:
+    """Digests of the rows, in order and as a multiset; fails past max_rows or
+    max_result_bytes."""
+    ordered, rows, size = hashlib.blake2b(digest_size=16), [], 0
+    for row in cursor:
+        if len(rows) == limits.max_rows:
+            raise _Failed(Status.INVALID, f"more than {limits.max_rows} rows (max_rows)")
+        size += sum(len(value) if isinstance(value, str | bytes) else 8 for value in row)
+        if size > limits.max_result_bytes:
+            raise _Failed(
+                Status.INVALID,
+                f"query result larger than {limits.max_result_bytes} bytes (max_result_bytes)",
+            )
+        digest = _row_digest(row)
+        ordered.update(digest)
+        rows.append(digest)
+    multiset = hashlib.blake2b(b"".join(sorted(rows)), digest_size=16)
+    return Run(frozenset(read), ordered.hexdigest(), multiset.hexdigest())
+
+
+def _row_digest(row: tuple[Any, ...]) -> bytes:
+    """A row's digest under Python's equality: 2 and 2.0 are the same value."""
+    same = tuple(int(v) if isinstance(v, float) and v.is_integer() else v for v in row)
+    return hashlib.blake2b(repr(same).encode(), digest_size=16).digest()
+
+
+def _open(database: Database, limits: Limits) -> sqlite3.Connection:
+    """In a worker: a read-only connection to the reference's database, limits set."""
+    if database.spec:
+        image = _image(database.spec, limits)
+        if isinstance(image, _Failed):
+            raise _Failed(image.status, image.reason, image.where)
+        connection = _connect(":memory:", limits)
+        connection.deserialize(image)
+    else:
+        with _blame("reference.db_path", limits, "cannot open the database"):
+            connection = _connect(_file_uri(database.path), limits)
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    connection.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, 4 * limits.max_query_chars)  # UTF-8
+    connection.execute("PRAGMA query_only = ON")
+    return connection
+
+
+def _connect(target: str, limits: Limits) -> sqlite3.Connection:
+    """A connection to ":memory:" or a `file:` URI, under the limits every connection has."""
+    connection = sqlite3.connect(target, uri=True)
+    for limit, value in {
+        **_FIXED_LIMITS,
+        sqlite3.SQLITE_LIMIT_LENGTH: limits.max_value_bytes,
+        sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH: limits.max_like_pattern,
+    }.items():
+        connection.setlimit(limit, value)
+    connection.execute(f"PRAGMA hard_heap_limit = {limits.max_memory_mb << 20}")  # per process
+    connection.execute("PRAGMA temp_store = MEMORY")  # so sorts and temp tables count too
+    connection.execute("PRAGMA trusted_schema = OFF")
+    return connection
+
+
+def _file_uri(path: str) -> str:
+    """A read-only URI for a file: the name percent-quoted (a `?`, `#` or `%` in it stays
+    part of the name), immutable (SQLite creates no journal, lock or -shm file)."""
+    return f"file:{quote(path)}?mode=ro&immutable=1"
+
+
+@lru_cache(maxsize=8)
+def _image(spec: str, limits: Limits) -> bytes | _Failed:
+    """In a worker: the database a reference's schema and rows describe, serialised, or why
+    it cannot be built. Either is kept, so a reference costs one build per worker however
+    many queries it has, a build that fails or runs out of time included."""
+    try:
+        return _build(spec, limits)
+    except _Failed as exc:
+        return exc.with_traceback(None)
+
+
+def _build(spec: str, limits: Limits) -> bytes:
+    data = json.loads(spec)
+    with closing(_connect(":memory:", limits)) as connection:
+        connection.set_authorizer(_builder)
+        _set_deadline(connection, limits.timeout)
+        with _blame("reference.schema", limits):
+            connection.executescript(data["schema"])
+        with _blame("reference.rows", limits):
+            for table, row in _rows(data["rows"]):
+                marks = ", ".join("?" * len(row))
+                quoted = '"' + table.replace('"', '""') + '"'
+                connection.execute(f"INSERT INTO {quoted} VALUES ({marks})", row)
+            connection.commit()
+            connection.executescript("CREATE TABLE _page(x); DROP TABLE _page;")  # never 0 pages
+            return connection.serialize()
+
+
+def _rows(rows: Any) -> Iterator[tuple[str, list[Any]]]:
+    """(table, row) pairs of `reference.rows`: table names mapped to lists of rows."""
+    if not isinstance(rows, dict):
+        raise _Failed(Status.INVALID, "expected {table: [[value, ...], ...]}", "reference.rows")
+    for table, table_rows in rows.items():
+        if not isinstance(table_rows, list) or not all(isinstance(r, list) for r in table_rows):
+            reason = f"table {table!r:.100}: expected a list of rows, each a list of values"
+            raise _Failed(Status.INVALID, reason, "reference.rows")
+        for row in table_rows:
+            yield table, row
+
+
+@contextmanager
+def _blame(where: str, limits: Limits, doing: str = "cannot build the database") -> Iterator[None]:
+    """SQLite's failures inside the block as a _Failed naming the reference field."""
+    try:
+        yield
+    except _QUERY_ERRORS as exc:
+        status, reason = _failure(exc, limits)
+        status = Status.INVALID if status is Status.OK else status
+        raise _Failed(status, f"{doing}: {reason}", where) from None
+
+
+def _failure(exc: BaseException, limits: Limits) -> tuple[Status, str]:
+    """The status a failed statement earns, and why: a limit, or the SQL error itself."""
+    name = getattr(exc, "sqlite_errorname", "")
+    if name == "SQLITE_INTERRUPT":
+        return Status.TIMEOUT, f"exceeded the time limit of {limits.timeout:g} s (timeout)"
+    if name == "SQLITE_TOOBIG":
+        return (
+            Status.INVALID,
+            f"a value or row larger than {limits.max_value_bytes} bytes (max_value_bytes)",
+        )
+    if isinstance(exc, MemoryError) or name == "SQLITE_NOMEM":
+        return (
+            Status.INVALID,
+            f"out of memory (SQLite may use {limits.max_memory_mb} MB, max_memory_mb)",
+        )
+    return Status.OK, str(exc) or type(exc).__name__
+
+
+def _set_deadline(connection: sqlite3.Connection, seconds: float) -> None:
+    """Interrupt the connection's statements `seconds` from now (checked between VM steps;
+    one long step is left to the worker's kill)."""
+    deadline = time.monotonic() + seconds
+    connection.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
 
 
 def _authorizer(read: set[str]) -> Any:
+    """Allows only reading; records the tables and columns read in `read`."""
+
     def decide(action: int, arg1: str | None, arg2: str | None, *_: Any) -> int:
         if action == sqlite3.SQLITE_READ and arg1 and not arg1.startswith("sqlite_"):
             read.add(arg1.lower())
@@ -152,37 +530,16 @@ def _authorizer(read: set[str]) -> Any:
     return decide
 
 
-@lru_cache(maxsize=64)
-def _database(spec_json: str) -> bytes:
-    """The database of a reference, serialised once (a reference's samples share it)."""
-    spec = json.loads(spec_json)
-    connection = sqlite3.connect(":memory:")
-    try:
-        if "db_path" in spec:
-            source = sqlite3.connect(f"file:{spec['db_path']}?mode=ro", uri=True)
-            source.backup(connection)
-            source.close()
-        elif "schema" in spec:
-            connection.executescript(spec["schema"])
-            for table, rows in (spec.get("rows") or {}).items():
-                for row in rows:
-                    marks = ", ".join("?" * len(row))
-                    connection.execute(f'INSERT INTO "{table}" VALUES ({marks})', row)
-            connection.commit()
-        else:
-            raise InvalidSample("reference: expected 'db_path', or 'schema' (and 'rows')")
-        connection.executescript("CREATE TABLE _page(x); DROP TABLE _page;")  # never 0 pages
-        return connection.serialize()
-    except sqlite3.Error as exc:
-        raise InvalidSample(f"reference: cannot build the database: {exc}") from None
-    finally:
-        connection.close()
-
-
-def _same_rows(predicted: list[tuple], gold: list[tuple], gold_query: str) -> bool:
-    if _ORDER_BY.search(gold_query):
-        return predicted == gold
-    return Counter(predicted) == Counter(gold)
+def _builder(action: int, arg1: str | None, arg2: str | None, *_: Any) -> int:
+    """Authorizer for building a reference's database: no ATTACH, DETACH or VACUUM (SQLite
+    reports VACUUM and VACUUM INTO as ATTACH), PRAGMA writes or extension loading."""
+    if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_PRAGMA and arg2 is not None:
+        return sqlite3.SQLITE_OK if (arg1 or "").lower() in _SCHEMA_PRAGMAS else sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in _FORBIDDEN_FUNCTIONS:
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
 
 
 def _ngrams(query: str, n: int) -> set[tuple[str, ...]]:
