@@ -68,7 +68,8 @@ class Sample(BaseModel):
         step = meta.get("step", 0)
         integral = isinstance(step, int) or (isinstance(step, float) and step.is_integer())
         if isinstance(step, bool) or not (integral or (isinstance(step, str) and step.isdigit())):
-            raise ValueError(f"meta.step: expected the training step as an integer, got {step!r:.40}")
+            shown = f"{step!r:.40}"
+            raise ValueError(f"meta.step: expected the training step as an integer, got {shown}")
         return meta
 
     @property
