@@ -12,7 +12,7 @@ import pytest
 from rewardsmith.core.config import ConfigError
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.core.types import Status
-from rewardsmith.judge import prompts
+from rewardsmith.judge import prompts, verify
 from rewardsmith.judge.prompts import (
     RESPONSE,
     VERIFY_SYSTEM,
@@ -99,6 +99,25 @@ def test_malformed_answers_are_unparseable_and_the_rest_is_scored(make_reward, o
     assert odd.status is Status.UNPARSEABLE and "'maybe'" in info(odd)["error"]
     assert info(odd)["raw"] == '{"reasoning": "hm", "verdict": "maybe"}'
     assert fine.ok and fine.value == 1.0
+
+
+def test_a_sample_whose_request_cannot_be_built_fails_alone(
+    make_reward, openai_server, monkeypatch
+):
+    real_fence = verify.fence
+
+    def fence_or_overflow(label: str, text: str) -> str:
+        if "9" * 50 in text:
+            raise OverflowError("int too large to convert to float")
+        return real_fence(label, text)
+
+    monkeypatch.setattr(verify, "fence", fence_or_overflow)
+    reward = make_reward(judge={"cache_path": None})  # every request reaches the server
+    scores = reward.score([sample("Paris"), sample("9" * 60), sample("Lyon")])
+    assert [s.value for s in scores] == [1.0, 0.0, 0.0]
+    assert [s.status for s in scores] == [Status.OK, Status.ERROR, Status.OK]
+    assert "OverflowError: int too large" in info(scores[1])["error"]
+    assert len(openai_server.requests) == 2  # the batch was planned once, without retries
 
 
 def test_server_error_is_retried(make_reward, openai_server):

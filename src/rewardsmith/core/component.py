@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import math
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -23,6 +24,9 @@ from rewardsmith.core.types import Group, Sample, Score, Status
 
 if TYPE_CHECKING:
     from rewardsmith.core.config import BuildContext
+
+
+T = TypeVar("T")
 
 
 class InvalidSample(ValueError):
@@ -124,16 +128,21 @@ class SampleComponent(Component):
         """Score one sample. Raise InvalidSample for input it cannot use."""
 
     def score_batch(self, groups: list[Group]) -> list[list[Score]]:
-        return [[self.guarded(sample) for sample in group.samples] for group in groups]
+        return [
+            [guarded(self.fallback, self.score_sample, sample) for sample in group.samples]
+            for group in groups
+        ]
 
-    def guarded(self, sample: Sample) -> Score:
-        """`score_sample` with its failures turned into a status and the fallback reward."""
-        try:
-            return self.score_sample(sample)
-        except InvalidSample as exc:
-            return Score.failed(Status.INVALID, self.fallback, str(exc))
-        except Exception as exc:
-            return Score.failed(Status.ERROR, self.fallback, reason_of(exc))
+
+def guarded(fallback: float, check: Callable[..., T], *args: Any) -> T | Score:
+    """`check(*args)`, or the Score of its failure with the `fallback` reward: `invalid`
+    for InvalidSample (input the check cannot use), `error` for any other exception."""
+    try:
+        return check(*args)
+    except InvalidSample as exc:
+        return Score.failed(Status.INVALID, fallback, str(exc))
+    except Exception as exc:
+        return Score.failed(Status.ERROR, fallback, reason_of(exc))
 
 
 def require_reference(sample: Sample, expected: str) -> Any:

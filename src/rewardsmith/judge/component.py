@@ -22,9 +22,9 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from rewardsmith.core.component import Component, Params
+from rewardsmith.core.component import Component, Params, guarded
 from rewardsmith.core.config import BuildContext, ConfigError, explain
-from rewardsmith.core.types import Group, Score, Status, regroup
+from rewardsmith.core.types import Group, Sample, Score, Status, regroup
 from rewardsmith.judge.backend import ChatRequest, ChatResult, ChatStatus, JudgeBackend, JudgeConfig
 from rewardsmith.judge.parse import parse_json_answer
 from rewardsmith.judge.rubric import Guardrails, MetaRubric, load_rubric
@@ -117,18 +117,22 @@ class RubricJudgeComponent(JudgeComponent):
 
 def plan_each(
     groups: list[Group],
-    prepared: list[Score | ChatRequest],
+    prepare: Callable[[int, Sample], Score | ChatRequest],
     read: Callable[[int, ChatResult], Score],
+    fallback: float,
 ) -> JudgePlan:
-    """A plan for judging samples one by one. `prepared` has, for each sample of the
-    flattened groups, its Score when it was decided without the judge, else its request;
-    `read(i, result)` turns the answer for sample i into its Score."""
+    """A plan for judging samples one by one. `prepare(i, sample)` gives sample i (of the
+    flattened groups) its Score when it is decided without the judge, else its request;
+    `read(i, result)` turns the answer for sample i into its Score. Either failing for
+    one sample fails that sample alone (see `guarded`)."""
+    samples = [sample for group in groups for sample in group.samples]
+    prepared = [guarded(fallback, prepare, i, sample) for i, sample in enumerate(samples)]
     requests = [item for item in prepared if isinstance(item, ChatRequest)]
 
     def finish(results: list[ChatResult]) -> list[list[Score]]:
         answers = iter(results)
         flat = [
-            item if isinstance(item, Score) else read(i, next(answers))
+            item if isinstance(item, Score) else guarded(fallback, read, i, next(answers))
             for i, item in enumerate(prepared)
         ]
         return regroup(groups, flat)

@@ -123,9 +123,12 @@ class JudgeScore(RubricJudgeComponent):
 
     def plan(self, groups: list[Group]) -> JudgePlan:
         checks = [c for row in self.guardrails.run(groups) for c in row]
-        samples = [sample for group in groups for sample in group.samples]
-        prepared = [self._prepare(s, c) for s, c in zip(samples, checks, strict=True)]
-        return plan_each(groups, prepared, lambda i, result: self._read(result, checks[i]))
+        return plan_each(
+            groups,
+            lambda i, sample: self._prepare(sample, checks[i]),
+            lambda i, result: self._read(result, checks[i]),
+            self.fallback,
+        )
 
     def _prepare(self, sample: Sample, checks: CheckResults) -> Score | ChatRequest:
         if checks.gated:

@@ -19,9 +19,9 @@ from typing import Any
 
 from pydantic import field_validator
 
-from rewardsmith.core.component import InvalidSample, require_reference
+from rewardsmith.core.component import require_reference
 from rewardsmith.core.config import register
-from rewardsmith.core.types import Group, Sample, Score, Status
+from rewardsmith.core.types import Group, Sample, Score
 from rewardsmith.judge.backend import ChatRequest, ChatResult
 from rewardsmith.judge.component import (
     JudgeComponent,
@@ -95,17 +95,16 @@ class JudgeVerify(JudgeComponent):
     params: JudgeVerifyParams
 
     def plan(self, groups: list[Group]) -> JudgePlan:
-        prepared: list[Score | ChatRequest] = []
-        answers: list[str | None] = []
-        for group in groups:
-            for sample in group.samples:
-                try:
-                    item, answer = self._prepare(sample)
-                except InvalidSample as exc:
-                    item, answer = Score.failed(Status.INVALID, self.fallback, str(exc)), None
-                prepared.append(item)
-                answers.append(answer)
-        return plan_each(groups, prepared, lambda i, result: self._read(result, answers[i]))
+        answers: dict[int, str | None] = {}  # under answer_only: what each sample answered
+
+        def prepare(i: int, sample: Sample) -> Score | ChatRequest:
+            item, answers[i] = self._prepare(sample)
+            return item
+
+        def read(i: int, result: ChatResult) -> Score:
+            return self._read(result, answers[i])
+
+        return plan_each(groups, prepare, read, self.fallback)
 
     def _prepare(self, sample: Sample) -> tuple[Score | ChatRequest, str | None]:
         """The sample's request, or its Score when it is decided without the judge; and,

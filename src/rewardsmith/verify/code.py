@@ -26,12 +26,12 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Literal
 
 from pydantic import Field
 
-from rewardsmith.core.component import InvalidSample, Params, SampleComponent
+from rewardsmith.core.component import InvalidSample, Params, SampleComponent, guarded
 from rewardsmith.core.config import BuildContext, ConfigError, register
 from rewardsmith.core.types import Group, Sample, Score, regroup
 from rewardsmith.sandbox.runner import AST_LOCK, CallFailed, Limits, Session, available, run
@@ -88,7 +88,7 @@ class CodeVerifier(SampleComponent):
     def score_batch(self, groups: list[Group]) -> list[list[Score]]:
         samples = [sample for group in groups for sample in group.samples]
         with ThreadPoolExecutor(self.params.concurrency) as threads:
-            scores = list(threads.map(self.guarded, samples))
+            scores = list(threads.map(partial(guarded, self.fallback, self.score_sample), samples))
         if self.params.mode == "difficulty":
             self._weigh_by_difficulty(scores)
         return regroup(groups, scores)
