@@ -7,6 +7,12 @@ Three layers, cheapest first:
 3. math-verify (`math_symbolic`) in worker processes for everything else, each check
    under a hard time limit (the worker is killed and replaced when it overruns). A batch
    asks each distinct (gold, answer) pair once, and verdicts are cached across batches.
+
+A completion whose answer is longer than `max_answer_chars`, or has a number of more
+than `max_number_digits` digits, gets status invalid before any comparison (golds come
+from the dataset and are not capped; the fast path bounds its own work on them). A
+sample that makes local judging raise gets status error alone. Caches are bounded by
+entries and bytes (`core.cache`), and items over 64 KB are not cached.
 """
 
 from __future__ import annotations
@@ -15,27 +21,45 @@ import asyncio
 from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import Field
 
-from rewardsmith.core.component import Component, InvalidSample, Params
+from rewardsmith.core.cache import BoundedCache, cached
+from rewardsmith.core.component import Component, InvalidSample, Params, guarded
 from rewardsmith.core.config import BuildContext, register
 from rewardsmith.core.pool import WorkerPool, aoutcome, outcome
 from rewardsmith.core.types import Group, Sample, Score, Status
-from rewardsmith.verify.math_answer import count_items, extract_answer
+from rewardsmith.verify.math_answer import (
+    MAX_ANSWER_CHARS,
+    MAX_NUMBER_DIGITS,
+    Limits,
+    count_items,
+    extract_answer,
+)
 from rewardsmith.verify.math_normalize import fast_equal, normalize
 from rewardsmith.verify.math_symbolic import symbolic_equal, warm_up
 from rewardsmith.verify.text import boxed_contents
 
-VERDICT_CACHE_SIZE = 65536
+VERDICT_CACHE_ENTRIES, VERDICT_CACHE_BYTES = 65536, 64 << 20
+GOLD_CACHE_ENTRIES, GOLD_CACHE_BYTES = 16384, 16 << 20
+CACHE_ITEM_BYTES = 64 << 10
 
 
 class MathParams(Params):
     timeout: float = Field(default=5.0, gt=0, description="seconds per symbolic check")
     on_conflict: Literal["reject", "last"] = "reject"
     fast_path: bool = True
+    max_answer_chars: int = Field(
+        default=MAX_ANSWER_CHARS,
+        gt=0,
+        description="a longer final answer gets status invalid before any comparison",
+    )
+    max_number_digits: int = Field(
+        default=MAX_NUMBER_DIGITS,
+        gt=0,
+        description="a final answer with a longer run of digits gets status invalid",
+    )
 
 
 @dataclass
@@ -44,7 +68,7 @@ class _Pending:
     info: dict[str, Any]
 
 
-@lru_cache(maxsize=16384)
+@cached(GOLD_CACHE_ENTRIES, GOLD_CACHE_BYTES, max_item_bytes=CACHE_ITEM_BYTES)
 def _gold(reference: str) -> tuple[str, int]:
     """Normalised gold and how many values it lists; shared by every sample of a group.
 
@@ -82,7 +106,10 @@ class MathVerifier(Component):
     def __init__(self, params: Params, ctx: BuildContext, **kwargs: Any) -> None:
         super().__init__(params, ctx, **kwargs)
         self.pool = WorkerPool(ctx.workers, initializer=warm_up)
-        self._verdicts: dict[tuple[str, str], tuple[bool | None, str]] = {}
+        self.limits = Limits(self.params.max_answer_chars, self.params.max_number_digits)
+        self._verdicts: BoundedCache[tuple[str, str], tuple[bool | None, str]] = BoundedCache(
+            VERDICT_CACHE_ENTRIES, VERDICT_CACHE_BYTES, max_item_bytes=CACHE_ITEM_BYTES
+        )
 
     def warm_up(self) -> None:
         self.pool.start()
@@ -102,23 +129,26 @@ class MathVerifier(Component):
         return self._resolve(plan, dict(zip(futures, results, strict=True)))
 
     def _plan(self, groups: list[Group]) -> list[list[Score | _Pending]]:
-        return [[self._judge_locally(sample) for sample in group.samples] for group in groups]
+        """Each sample judged locally on its own: what it raises fails only that sample."""
+        return [
+            [guarded(self.fallback, self._judge_locally, sample) for sample in group.samples]
+            for group in groups
+        ]
 
     def _judge_locally(self, sample: Sample) -> Score | _Pending:
-        try:
-            gold, items = _gold(gold_text(sample.reference))
-        except InvalidSample as exc:
-            return Score.failed(Status.INVALID, self.fallback, str(exc))
+        gold, items = _gold(gold_text(sample.reference))
         found = extract_answer(
-            sample.completion, items, self.params.on_conflict, sample.prompt_text
+            sample.completion, items, self.params.on_conflict, sample.prompt_text, self.limits
         )
         info: dict[str, Any] = {"extracted": found.answer, "gold": gold, "source": found.source}
+        if found.out_of_bounds:
+            return Score(self.fallback, Status.INVALID, info={**info, "reason": found.reason})
         if found.answer is None:
             info["reason"] = found.reason or "no final answer found"
             return Score(0.0, info=info)
         key = (gold, found.answer)
-        if key in self._verdicts:
-            return self._verdict(self._verdicts[key], {**info, "path": "cache"})
+        if (cached_verdict := self._verdicts.get(key)) is not None:
+            return self._verdict(cached_verdict, {**info, "path": "cache"})
         decided = fast_equal(gold, found.answer) if self.params.fast_path else None
         if decided is not None:
             return Score(float(decided), info={**info, "path": "fast"})
@@ -141,9 +171,7 @@ class MathVerifier(Component):
     ) -> list[list[Score]]:
         for key, (status, result) in outcomes.items():
             if status is Status.OK:
-                if len(self._verdicts) >= VERDICT_CACHE_SIZE:
-                    self._verdicts.clear()
-                self._verdicts[key] = result
+                self._verdicts.put(key, result)
         scores = []
         for row in plan:
             resolved = []

@@ -7,7 +7,9 @@ fixed points when they contain variables (an identity test in the style of
 Schwartz-Zippel: different polynomials agree at all of a few generic points only by
 accident). Anything outside the small grammar (functions, equations, sets, decimals) is
 `Undecided` and goes to math-verify, and so do values that agree only approximately
-(a policy could write a rational that approximates `\\pi/4` to nine digits).
+(a policy could write a rational that approximates `\\pi/4` to nine digits), expressions
+longer than `_MAX_LENGTH` characters, and powers and roots out of range. Tokenising and
+parsing are linear in the length of the expression.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 
-_TOKEN = re.compile(r"\s*(\d+|\\[a-zA-Z]+|[a-zA-Z]|[-+*/^(){}\[\]])")
+_TOKEN = re.compile(r"\s*+(\d++|\\[a-zA-Z]++|[a-zA-Z]|[-+*/^(){}\[\]])")
 _MULTIPLY = {"*", "\\cdot", "\\times"}
 _ATOM_START = {"(", "{", "\\pi", "\\frac", "\\sqrt"}
 # Transcendental test points (logarithms of rationals): no polynomial with rational
@@ -23,6 +25,7 @@ _ATOM_START = {"(", "{", "\\pi", "\\frac", "\\sqrt"}
 _POINTS = (math.log(2), -math.log(3), 1 + math.log(5))
 _MAX_EXPONENT = 64
 _MAX_DIGITS = 6  # longer literals could approximate one closed form by another
+_MAX_LENGTH = 256  # characters; honest closed forms are far shorter
 _SAME = 1e-13  # relative difference below which two values are equal
 _DIFFERENT = 1e-9  # above which they differ; in between, sympy decides
 
@@ -97,12 +100,7 @@ class _Parser:
             return base
         self.take()
         exponent = self.signed() if self.peek() in ("+", "-") else self.power()
-        if abs(exponent) > _MAX_EXPONENT or (base < 0 and exponent != int(exponent)):
-            raise Undecided("exponent out of range")
-        try:
-            return base**exponent
-        except (OverflowError, ZeroDivisionError):
-            raise Undecided("power not finite") from None
+        return _power(base, exponent)
 
     def atom(self) -> float:
         token = self.take()
@@ -128,9 +126,10 @@ class _Parser:
         """A `{...}` argument, or a single digit (`\\frac12` is one half)."""
         token = self.peek()
         if token is not None and token.isdigit():
-            self.index += 1
             if len(token) > 1:
-                self.tokens.insert(self.index, token[1:])
+                self.tokens[self.index] = token[1:]  # the other digits are the next token
+            else:
+                self.index += 1
             return float(token[0])
         return self.atom()
 
@@ -143,7 +142,20 @@ class _Parser:
         radicand = self.group()
         if radicand < 0 or degree <= 0:
             raise Undecided("root of a negative number")
-        return radicand ** (1.0 / degree)
+        return _power(radicand, 1.0 / degree)
+
+
+def _power(base: float, exponent: float) -> float:
+    """`base ** exponent`, or Undecided when the exponent is out of range or not finite
+    (`\\sqrt[1/999999]{2}` is 2 to the 999999th) or the result overflows."""
+    if not math.isfinite(exponent) or abs(exponent) > _MAX_EXPONENT:
+        raise Undecided("exponent out of range")
+    if base < 0 and not exponent.is_integer():
+        raise Undecided("fractional power of a negative number")
+    try:
+        return base**exponent
+    except (OverflowError, ZeroDivisionError):
+        raise Undecided("power not finite") from None
 
 
 def _divide(numerator: float, denominator: float) -> float:
@@ -159,7 +171,7 @@ def _variables(tokens: list[str]) -> set[str]:
 def numeric_equal(gold: str, pred: str) -> bool | None:
     """Whether two decimal-free expressions have the same value (at every test point), or
     None when either is outside the grammar."""
-    if "." in gold or "." in pred:
+    if "." in gold or "." in pred or max(len(gold), len(pred)) > _MAX_LENGTH:
         return None
     try:
         gold_tokens, pred_tokens = _tokens(gold), _tokens(pred)

@@ -5,7 +5,12 @@ Those are compared here exactly, with Fractions, in microseconds; closed forms a
 polynomials are compared by value (`math_eval`); everything else (sets, intervals,
 equations, percentages, functions) is left undecided for math-verify/sympy.
 Numbers written as decimals are compared after rounding to 6 places, as math-verify does
-with its default `float_rounding=6`.
+with its default `float_rounding=6`, but exactly (Fractions, never floats), so rounding
+cannot make two different integers or two huge numbers equal.
+
+Every pattern runs in linear time on any input (possessive quantifiers where a run could
+be split between neighbours), and no number longer than `MAX_NUMBER_CHARS` characters is
+ever converted; callers bound their answers more tightly (see `math_answer.Limits`).
 """
 
 from __future__ import annotations
@@ -17,39 +22,30 @@ from rewardsmith.verify.math_eval import numeric_equal
 
 _WRAPPERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _SPACING = re.compile(r"\\[,;:! ]|\\left|\\right|\\displaystyle")
-_TEXT = re.compile(r"\\(?:text|textbf|mathrm|mbox|textnormal)\{([^{}]*)\}")
-_UNIT = r"[A-Za-z]+(?:\^\d|/[A-Za-z]+(?:\^\d)?)*"  # km, km/h, m/s^2, cm^2
-_UNIT_WORDS = re.compile(rf"^(?P<number>[-+]?[\d.,/]+)\s+(?P<unit>{_UNIT}(?: {_UNIT})*)$")
-_DEGREE = re.compile(r"\^\s*\{?\\circ\}?|°")
+_TEXT = re.compile(r"\\(?:text|textbf|mathrm|mbox|textnormal)\{([^{}]*+)\}")
+_UNIT = r"[A-Za-z]++(?:\^\d|/[A-Za-z]++(?:\^\d)?)*+"  # km, km/h, m/s^2, cm^2
+_UNIT_WORDS = re.compile(rf"^(?P<number>[-+]?[\d.,/]++)\s++(?P<unit>{_UNIT}(?: {_UNIT})*+)$")
+_DEGREE = re.compile(r"\^\s*+\{?\\circ\}?|°")
 _CURRENCY = re.compile(r"^\\?\$\s*")
-_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
-_DECIMAL = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)$")
-_SLASH = re.compile(r"^([-+]?\d+)/(\d+)$")
-_ASSIGNMENT = re.compile(r"^[a-zA-Z]\s*=\s*(?P<value>[^=]+)$")
+_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})++(?:\.\d++)?$")
+_DECIMAL = re.compile(r"^[-+]?(?:\d++(?:\.\d*+)?|\.\d++)$")
+_SLASH = re.compile(r"^([-+]?\d++)/(\d++)$")
+_ASSIGNMENT = re.compile(r"^[a-zA-Z]\s*+=\s*+(?P<value>[^=]++)$")
 _PERCENT = re.compile(r"\\?%$")
-_BRACKETED = re.compile(r"^(?P<open>[\[(])(?P<items>[^()\[\]]+)(?P<close>[\])])$")
+_BRACKETED = re.compile(r"^(?P<open>[\[(])(?P<items>[^()\[\]]++)(?P<close>[\])])$")
 _RELATION = re.compile(r"\\(?:leqslant|geqslant|leq|geq|le|ge|lt|gt)(?![A-Za-z])|<|>|≤|≥")
 _CLOSED = {"\\leqslant", "\\geqslant", "\\leq", "\\geq", "\\le", "\\ge", "≤", "≥"}
 _GREATER = {"\\geqslant", "\\geq", "\\ge", "\\gt", ">", "≥"}
 _VARIABLE = re.compile(r"[A-Za-z]")
-_FRAC = re.compile(r"^([-+]?)\\frac\{([-+]?\d+)\}\{(\d+)\}$|^([-+]?)\\frac(\d)(\d)$")
+_FRAC = re.compile(r"^([-+]?)\\frac\{([-+]?\d++)\}\{(\d++)\}$|^([-+]?)\\frac(\d)(\d)$")
+MAX_NUMBER_CHARS = 4000  # int() refuses more than 4300 digits (CPython's default limit)
+_MILLIONTHS = 10**6  # rounding to 6 places, as math-verify's float_rounding
+_MAX_ITEMS = 16  # larger sets and tuples are left to math-verify
 
 
 def normalize(answer: str) -> str:
     """A canonical spelling: no math delimiters, spacing macros, `\\text` units or final dot."""
-    text = answer.strip()
-    changed = True
-    while changed:
-        changed = False
-        for left, right in _WRAPPERS:
-            if (
-                len(text) > len(left) + len(right)
-                and text.startswith(left)
-                and text.endswith(right)
-            ):
-                text = text[len(left) : -len(right)].strip()
-                changed = True
-    text = _SPACING.sub("", text)
+    text = _SPACING.sub("", _unwrap(answer))
     text = _TEXT.sub(r"\1", text)
     text = _DEGREE.sub("", text)
     text = text.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
@@ -66,12 +62,37 @@ def normalize(answer: str) -> str:
     return text
 
 
+def _unwrap(text: str) -> str:
+    """`text` stripped of enclosing `$..$`, `$$..$$`, `\\(..\\)`, `\\[..\\]` (any number of
+    them, with spaces between); two indices move inwards, so this is one pass."""
+    start, end = 0, len(text)
+    changed = True
+    while changed:
+        changed = False
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        for left, right in _WRAPPERS:
+            if (
+                end - start > len(left) + len(right)
+                and text.startswith(left, start, end)
+                and text.endswith(right, start, end)
+            ):
+                start, end = start + len(left), end - len(right)
+                changed = True
+    return text[start:end]
+
+
 def _plain_number(text: str) -> bool:
     return as_number(text) is not None or _THOUSANDS.match(text) is not None
 
 
 def as_number(text: str) -> Fraction | None:
-    """The exact value of a plain number (12, -3.5, 7/2, \\frac{7}{2}), else None."""
+    """The exact value of a plain number (12, -3.5, 7/2, \\frac{7}{2}), else None (also for
+    numbers longer than `MAX_NUMBER_CHARS`)."""
+    if len(text) > MAX_NUMBER_CHARS:
+        return None
     if _DECIMAL.match(text):
         return Fraction(text)
     if match := _SLASH.match(text):
@@ -123,17 +144,20 @@ def _values(text: str) -> list[Fraction] | None:
 
 
 def _same(a: Fraction, b: Fraction, decimal: bool) -> bool:
-    if a == b:
-        return True
-    return decimal and round(float(a), 6) == round(float(b), 6)
+    """Equal, or, where a decimal is meant, equal once both are rounded to 6 places (exactly:
+    18446744073709551100.0 is not 2^64)."""
+    return a == b or (decimal and round(a * _MILLIONTHS) == round(b * _MILLIONTHS))
 
 
 def _sets_equal(gold: str, pred: str) -> bool | None:
-    """`\\{a, b\\}` against `\\{b, a\\}`: equal as sets of individually decided items."""
+    """`\\{a, b\\}` against `\\{b, a\\}`: equal as sets of individually decided items.
+    Nested and large sets are left undecided (items are matched pairwise, recursively)."""
     if not all(x.startswith("\\{") and x.endswith("\\}") for x in (gold, pred)):
         return None
-    gold_items = {item.strip() for item in gold[2:-2].split(",")}
-    pred_items = {item.strip() for item in pred[2:-2].split(",")}
+    sets = [{item.strip() for item in x[2:-2].split(",")} for x in (gold, pred)]
+    if any(len(items) > _MAX_ITEMS or any("\\{" in i for i in items) for items in sets):
+        return None
+    gold_items, pred_items = sets
     unmatched = set(pred_items)
     for item in gold_items:
         match = next((p for p in unmatched if fast_equal(item, p)), None)
@@ -156,6 +180,8 @@ def _bracketed_equal(gold: str, pred: str) -> bool | None:
         return None
     if (g["open"], g["close"]) != (p["open"], p["close"]) or len(gold_items) != len(pred_items):
         return False
+    if len(gold_items) > _MAX_ITEMS:
+        return None
     verdicts = [fast_equal(_end(a), _end(b)) for a, b in zip(gold_items, pred_items, strict=True)]
     return None if None in verdicts else all(verdicts)
 

@@ -1,7 +1,9 @@
 """Locating answers in completions: the final region, `\\boxed{}` contents, `<answer>` tags.
 
 Shared by the verifiers; written for speed (plain string scans, precompiled regexes),
-since a batch holds thousands of long completions.
+since a batch holds thousands of long completions. Every pattern here runs in linear time
+on any input: quantifiers that could give back what a neighbour also matches are
+possessive (`*+`, `++`), so a failed attempt never retries the same run of characters.
 """
 
 from __future__ import annotations
@@ -9,15 +11,15 @@ from __future__ import annotations
 import re
 
 _ANSWER_PHRASE = re.compile(
-    r"(?:final answer|the answer|answer)\s*(?:is|:|=)\s*:?\s*"
-    r"(?P<answer>(?:[^\n<]|<(?!/?[A-Za-z][\w-]*>))+)",  # to the line end or the next tag
+    r"(?:final answer|the answer|answer)\s*+(?:is|:|=)\s*+:?\s*+"
+    r"(?P<answer>(?:[^\n<]|<(?!/?[A-Za-z][\w-]*+>))++)",  # to the line end or the next tag
     re.IGNORECASE,
 )
 _ANSWER_OPEN = re.compile("<answer>", re.IGNORECASE)
 _ANSWER_CLOSE = re.compile("</answer>", re.IGNORECASE)
 _BOX_OPENER = re.compile(r"\\(?:boxed|fbox)")
 _BRACE = re.compile(r"(?<!\\)[{}]")
-_BARE_TOKEN = re.compile(r"[ \t]+([^\s${}\\]+)")
+_BARE_TOKEN = re.compile(r"[ \t]++([^\s${}\\]++)")
 _GAP = re.compile(r"[ \t]*")
 
 
@@ -36,33 +38,22 @@ def boxed_contents(text: str) -> list[str]:
     found: list[str] = []
     if "\\boxed" not in text and "\\fbox" not in text:
         return found
-    closing: dict[int, int] | None = None  # all brace pairs, built once a box is unclosed
+    closing: dict[int, int] | None = None  # brace pairs from the first box on, built once
     opener = _BOX_OPENER.search(text)
     while opener:
         start = resume = opener.end()
         if text.startswith("{", gap := _GAP.match(text, start).end()):
-            start = gap
-            end = _closing_brace(text, start) if closing is None else closing.get(start)
-            if end is None and closing is None:
-                closing = _brace_pairs(text, start)
+            if closing is None:
+                closing = _brace_pairs(text, gap)
+            end = closing.get(gap)
             if end is not None:
-                found.append(text[start + 1 : end])
+                found.append(text[gap + 1 : end])
                 resume = end + 1
         elif bare := _BARE_TOKEN.match(text, start):
             found.append(bare.group(1))
             resume = bare.end()
         opener = _BOX_OPENER.search(text, resume)
     return found
-
-
-def _closing_brace(text: str, start: int) -> int | None:
-    """The position of the `}` closing the `{` at `start`, or None when it is unclosed."""
-    depth = 0
-    for brace in _BRACE.finditer(text, start):
-        depth += 1 if brace.group() == "{" else -1
-        if depth == 0:
-            return brace.start()
-    return None
 
 
 def _brace_pairs(text: str, start: int) -> dict[int, int]:
@@ -94,5 +85,7 @@ def answer_tag_contents(text: str) -> list[str]:
 
 
 def answer_phrases(text: str) -> list[str]:
-    """What follows every "the answer is" / "Final answer:" / "Answer =", to the line end."""
+    """What follows every "the answer is" / "Final answer:" / "Answer =", to the line end
+    (or the next tag); the answer may start on a later line, and a phrase followed by
+    nothing but spaces gives nothing."""
     return [match.group("answer") for match in _ANSWER_PHRASE.finditer(text)]
