@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from hypothesis import given
@@ -15,6 +14,7 @@ from rewardsmith.verify.text import (
     boxed_contents,
     final_region,
 )
+from tests.linear_time import assert_linear
 
 
 @pytest.mark.parametrize(
@@ -92,34 +92,27 @@ def test_answer_phrases(text, phrases):
     assert answer_phrases(text) == phrases
 
 
+def _all_helpers(text: str) -> None:
+    region = final_region(text)
+    boxed_contents(region)
+    answer_tag_contents(region)
+    answer_phrases(region)
+
+
 @pytest.mark.parametrize(
     "hostile",
     [
-        "\\boxed{" * 5000,
-        "\\boxed{x}" * 5000,
-        "{" * 20000 + "\\boxed{1}",
-        "<answer>" * 5000,
-        "</answer>" + "<answer>" * 5000,
-        "answer " * 5000 + "answer" + " " * 20000,
+        "\\boxed{" * 15000,
+        "\\boxed{x}" * 11000,
+        "{" * 100000 + "\\boxed{1}",
+        "<answer>" * 12500,
+        "</answer>" + "<answer>" * 12500,
+        "answer " * 5000 + "answer" + " " * 70000,
+        "<think>" + "reasoning " * 10000 + "</think>" + "so " * 200 + r"\boxed{\frac{1}{2}}",
     ],
 )
-def test_helpers_stay_fast_on_hostile_input(hostile):
-    started = time.perf_counter()
-    boxed_contents(hostile)
-    answer_tag_contents(hostile)
-    answer_phrases(hostile)
-    final_region(hostile)
-    assert time.perf_counter() - started < 1.0
-
-
-def test_helpers_are_fast_on_a_batch_of_long_completions():
-    completion = "<think>" + "reasoning " * 1500 + "</think>" + "so " * 200 + r"\boxed{\frac{1}{2}}"
-    started = time.perf_counter()
-    for _ in range(4096):
-        region = final_region(completion)
-        boxed_contents(region)
-        answer_tag_contents(region)
-    assert time.perf_counter() - started < 2.0
+def test_helpers_are_linear_on_hostile_and_long_input(hostile):
+    assert_linear(_all_helpers, hostile)
 
 
 braceless = st.text(alphabet=st.characters(blacklist_characters="{}\\"), max_size=40)
