@@ -85,7 +85,7 @@ REFERENCE_SECTION = "Reference answer (for comparison):\n{reference}\n\n"
 def boundary(text: str) -> str:
     """A hex token derived from `text` that does not occur in it (any case)."""
     folded = text.lower()
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     size = BOUNDARY_CHARS
     while digest[:size] in folded:  # ends: a token longer than the text cannot occur in it
         size += BOUNDARY_CHARS

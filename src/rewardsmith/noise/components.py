@@ -130,7 +130,8 @@ class AppealParams(Params):
 def appeal_draw(sample: Sample) -> float:
     """A number in [0, 1) fixed by the sample's completion and reference."""
     reference = json.dumps(sample.reference, sort_keys=True, default=repr)
-    digest = hashlib.sha256(f"{sample.completion}\x00{reference}".encode()).digest()
+    text = f"{sample.completion}\x00{reference}"
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
     return int.from_bytes(digest[:8], "big") / 2.0**64
 
 

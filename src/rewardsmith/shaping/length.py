@@ -207,7 +207,7 @@ class CeehParams(LengthParams):
 def prompt_key(group: Group, by: str) -> str:
     """The store key of a group's prompt: a hash of the prompt text, or of the group id."""
     text = group.group_id if by == "group_id" or not group.samples else group.samples[0].prompt_text
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 @register("length_ceeh")
