@@ -89,3 +89,20 @@ def test_public_reward_knows_the_built_ins_in_a_fresh_interpreter():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "Advantages ['math', 'qa']"
+
+
+def test_a_completion_that_is_not_valid_unicode_is_refused_alone():
+    """A JSON `\\udce2` escape decodes to a lone surrogate, which no tokenizer, judge or
+    hash can take as text: the sample is refused with the reason, the rest is scored."""
+    scores = Reward.from_spec({"type": "meta_value"}).score(
+        [
+            {"completion": "4 \udce2", "meta": {"value": 1}},
+            {"completion": "ok", "meta": {"value": 5}},
+        ]
+    )
+    assert scores[0].status is Status.INVALID
+    assert scores[0].info["error"] == (
+        "completion: not valid Unicode (a lone surrogate at character 2); "
+        "expected text that UTF-8 can encode"
+    )
+    assert scores[1].value == 5 and scores[1].ok

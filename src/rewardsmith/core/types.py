@@ -62,6 +62,18 @@ class Sample(BaseModel):
     def _group_id_as_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
+    @field_validator("completion")
+    @classmethod
+    def _completion_is_unicode(cls, text: str) -> str:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # lone surrogates, e.g. from a JSON "\udcff"
+            raise ValueError(
+                f"completion: not valid Unicode (a lone surrogate at character {exc.start}); "
+                "expected text that UTF-8 can encode"
+            ) from None
+        return text
+
     @field_validator("meta")
     @classmethod
     def _step_is_an_integer(cls, meta: dict[str, Any]) -> dict[str, Any]:

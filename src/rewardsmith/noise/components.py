@@ -130,8 +130,7 @@ class AppealParams(Params):
 def appeal_draw(sample: Sample) -> float:
     """A number in [0, 1) fixed by the sample's completion and reference."""
     reference = json.dumps(sample.reference, sort_keys=True, default=repr)
-    text = f"{sample.completion}\x00{reference}"
-    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+    digest = hashlib.sha256(f"{sample.completion}\x00{reference}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
