@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import rewardsmith.adapters.openrlhf_reward_func as reward_func_file
 from rewardsmith.adapters.openrlhf import (
+    ASSISTANT_HEADERS,
+    END_TOKENS,
     ascore_openrlhf,
     ascore_openrlhf_with_scores,
     score_openrlhf,
@@ -16,6 +21,7 @@ from rewardsmith.adapters.openrlhf import (
 )
 from rewardsmith.core.pipeline import Reward
 from tests.adapters.conftest import PIPELINE, PIPELINE_COMPONENTS, qwen_prompt
+from tests.linear_time import ADVERSARIAL_SIZE, assert_linear
 
 torch = pytest.importorskip("torch")
 
@@ -64,6 +70,98 @@ def test_split_query_keeps_the_response_text_as_is():
     assert split_query(qwen_prompt("q") + "<|im_end|>", "q") == ""
     with pytest.raises(ValueError, match=r"^query: does not contain its prompt"):
         split_query(qwen_prompt("q") + "1", "another question")
+
+
+def reference_split(query: str, prompt: str) -> str:
+    """What split_query's docstring says, read literally (the quadratic implementation it
+    replaced): read ahead from every occurrence, strip by copying."""
+    header_ahead = re.compile(
+        f"(?:\\s|{'|'.join(map(re.escape, END_TOKENS))})*"
+        f"(?:{'|'.join(map(re.escape, ASSISTANT_HEADERS))})"
+    )
+    starts = [i for i in range(len(query) - len(prompt) + 1) if query.startswith(prompt, i)]
+    if not starts:
+        raise ValueError("query: does not contain its prompt")
+    ahead = [i for i in starts if header_ahead.match(query, i + len(prompt))]
+    start = 0 if query.startswith(prompt) else (ahead or starts[:1])[-1]
+    text = query[start + len(prompt) :]
+    while marker := next(
+        (m for m in END_TOKENS + ASSISTANT_HEADERS if text.lstrip().startswith(m)), None
+    ):
+        text = text.lstrip()[len(marker) :]
+    while True:
+        rest = text.rstrip()
+        token = next((t for t in END_TOKENS if rest.endswith(t)), None)
+        special = re.search(r"<\|[^<>|\s]*\|>\Z", rest)
+        if token is None and special is None:
+            return text
+        text = rest[: -len(token)] if token else rest[: special.start()]
+
+
+PIECES = [*END_TOKENS, *ASSISTANT_HEADERS, "Q", "q", " ", "\n", "<|", "|>", "<|x|>", "<", "|"]
+queries = st.lists(st.sampled_from(PIECES), max_size=12).map("".join)
+
+
+@given(queries, st.data())
+def test_split_query_does_what_its_docstring_says(query, data):
+    prompt = data.draw(
+        st.one_of(
+            st.lists(st.sampled_from(PIECES), max_size=3).map("".join),
+            st.tuples(st.integers(0, len(query)), st.integers(0, len(query))).map(
+                lambda ij: query[min(ij) : max(ij)]
+            ),
+        )
+    )
+    try:
+        expected = reference_split(query, prompt)
+    except ValueError:
+        with pytest.raises(ValueError, match="does not contain its prompt"):
+            split_query(query, prompt)
+    else:
+        assert split_query(query, prompt) == expected
+
+
+def test_special_tokens_have_the_shape_the_linear_scan_relies_on():
+    for token in END_TOKENS:  # no token starts inside another, or holds whitespace
+        assert "<" not in token[1:] and not any(char.isspace() for char in token)
+    for token in END_TOKENS:  # a header never starts where an end token does
+        assert not any(h.startswith(token) or token.startswith(h) for h in ASSISTANT_HEADERS)
+
+
+def hostile(unit: str, head: str = QUESTION, tail: str = "") -> str:
+    return head + unit * (ADVERSARIAL_SIZE // len(unit)) + tail
+
+
+@pytest.mark.parametrize(
+    ("query", "prompt"),
+    [
+        (hostile("<|im_start|>"), QUESTION),  # a special token at the end, thousands of times
+        (hostile("<|im_end|>", tail="x"), QUESTION),  # end tokens leading the response
+        (hostile("<|im_start|>assistant\n", tail="x"), QUESTION),
+        (hostile("<|a|> \n"), QUESTION),
+        (hostile(" ", head="x"), " "),  # every occurrence of the prompt reads ahead to the end
+        (hostile(" ", head="x", tail="<|im_start|>assistant\n"), " "),
+        (hostile("<|im_end|>", head="x", tail="<|im_start|>assistant\n"), "<|im_end|>"),
+        (hostile(QUESTION + "<|im_end|>\n", head="x", tail="<|im_start|>assistant\n"), QUESTION),
+        (hostile("a", head="x" + QUESTION, tail="<|im_start|>assistant\n"), "a"),
+    ],
+    ids=[
+        "trailing-specials",
+        "leading-end-tokens",
+        "leading-headers",
+        "specials-and-spaces",
+        "space-prompt",
+        "space-prompt-header",
+        "end-token-prompt",
+        "restated-prompt",
+        "dense-prompt",
+    ],
+)
+def test_split_query_is_linear(query, prompt):
+    def split(text: str) -> str:
+        return split_query(text, prompt)
+
+    assert_linear(split, query)
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from rewardsmith.judge import parse_json_answer
+from tests.linear_time import ADVERSARIAL_SIZE, assert_linear
 
 
 def test_strict_json():
@@ -53,3 +56,45 @@ def test_empty(text):
 
 def test_no_required_keys():
     assert parse_json_answer('{"anything": true}') == ({"anything": True}, None)
+
+
+def test_objects_closed_inside_a_broken_one_count_but_not_braces_in_its_strings():
+    assert parse_json_answer('{"verdict": {"score": 3}, oops') == ({"score": 3}, None)
+    obj, reason = parse_json_answer('{"note": "use {} here", oops')
+    assert obj is None and reason == "no JSON object in the answer"
+    assert parse_json_answer('{"a": 1} {"b": {"c": 2} x') == ({"c": 2}, None)
+
+
+def test_deep_nesting_and_long_numbers_are_answers_not_crashes():
+    assert parse_json_answer('{"a":' * 20000) == (None, "the JSON answer is nested too deeply")
+    obj, reason = parse_json_answer('so {"score": 1' + "0" * 5000 + "}")
+    assert reason is None and obj == {"score": math.inf}
+
+
+def repeat(unit: str, head: str = "", tail: str = "") -> str:
+    """`head`, then `unit` repeated to about 100 KB, then `tail`."""
+    return head + unit * (ADVERSARIAL_SIZE // len(unit)) + tail
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        repeat(" ", head="```", tail="x"),  # cubic: two [ \t]* around an absent `json`
+        repeat("```json "),
+        repeat("1,", head='x {"a":' * 800 + "["),  # each of 800 `{` decoded to the end
+        repeat('{"a":'),  # deeper than the stack
+        repeat("a{", head='x {"'),  # an unterminated string
+        repeat('{"a":{"b":1},', head="x"),  # a broken object around each closed one
+        repeat('x{"', head='{"a":"'),
+        repeat('{"a":' + "1" * 5000),  # numbers too long for int()
+    ],
+    ids=["fence-spaces", "fences", "nested", "deep", "unterminated", "broken", "keys", "digits"],
+)
+def test_parse_is_linear(text):
+    assert_linear(parse_json_answer, text)
+
+
+def test_parse_is_linear_on_a_brace_every_few_characters():
+    """Each `{` that looks like an object costs one decode attempt, whose exception costs
+    a microsecond or two: linear, at about twice the budget's usual constant."""
+    assert_linear(parse_json_answer, repeat('{"":1,{', head="x"), factor=100)

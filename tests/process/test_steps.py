@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rewardsmith.process.steps import SegmentationError, segment
+from tests.linear_time import ADVERSARIAL_SIZE, assert_linear
 
 TEXT = "Step 1: 3x + 4 = 40.\n\nStep 2: So 3x = 36.\n\n\nStep 3: x = 12.5 kg. Done!"
 
@@ -73,3 +74,42 @@ def test_spans_are_ordered_disjoint_and_trimmed(parts):
             assert piece and piece == piece.strip()
         for before, after in itertools.pairwise(steps):
             assert before.end <= after.start
+
+
+def repeat(unit: str, head: str = "", tail: str = "") -> str:
+    """`head`, then `unit` repeated to about 100 KB, then `tail`."""
+    return head + unit * (ADVERSARIAL_SIZE // len(unit)) + tail
+
+
+@pytest.mark.parametrize(
+    ("by", "text"),
+    [
+        ("blank_line", repeat("\n \t")),
+        ("blank_line", repeat(" \t", head="a\n", tail="b")),
+        ("step_marker", repeat("Step 1 \n \t")),
+        ("step_marker", repeat("\n", head="step")),
+        ("step_marker", repeat("9", head="Step ")),
+        ("sentence", repeat(" ", head="a.", tail="b")),
+        ("sentence", repeat("a.b")),
+    ],
+    ids=["blank-spaces", "open-blank", "markers", "newlines", "digits", "spaces", "no-breaks"],
+)
+def test_segmentation_is_linear(by, text):
+    def cut(completion: str) -> list:
+        return segment(completion, by)
+
+    assert_linear(cut, text)
+
+
+def test_token_ranges_are_linear():
+    text = repeat("word word. ")  # ~9000 steps and 100 000 tokens
+    offsets = [(i, i + 1) for i in range(len(text))]
+
+    def cut(completion: str) -> list:
+        return segment(completion, "sentence", token_offsets=offsets)
+
+    assert_linear(cut, text)
+
+
+def test_token_ranges_of_a_completion_without_steps():
+    assert segment("step\n\n", "step_marker", token_offsets=[(0, 4), (4, 6)]) == []

@@ -18,6 +18,7 @@ from rewardsmith.shaping.transforms import (
     sigmoid,
     stated_confidence,
 )
+from tests.linear_time import ADVERSARIAL_SIZE, assert_linear
 
 finite = st.floats(-50, 50)
 F1 = {"type": "qa", "metric": "f1"}
@@ -114,3 +115,24 @@ def test_batch_z_puts_members_on_a_common_scale():
         values = [s.value for s in reward.score(samples)]
     assert sum(values) == pytest.approx(0.0)  # each member centred over the batch
     assert values[0] > values[1] > values[2]
+
+
+def repeat(unit: str, head: str = "", tail: str = "") -> str:
+    """`head`, then `unit` repeated to about 100 KB, then `tail`."""
+    return head + unit * (ADVERSARIAL_SIZE // len(unit)) + tail
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        repeat(" ", head="<confidence>0.5"),  # `\s*%?\s*` tried every split of the spaces
+        repeat("\n", head="<confidence>0.5%", tail="x"),
+        repeat("<confidence>0.5 "),
+        repeat("confidence: "),
+        repeat("9", head="confidence = 0."),
+        repeat(" ", head="confidence:", tail="x"),
+    ],
+    ids=["tag-spaces", "tag-newlines", "tags", "phrases", "digits", "phrase-spaces"],
+)
+def test_stated_confidence_is_linear(text):
+    assert_linear(stated_confidence, text)

@@ -52,6 +52,23 @@ def test_stdin_stdout(code):
     assert value(code, "print(0.3334)", tolerant).value == 0.0
 
 
+def test_only_float_expected_values_admit_a_tolerance(code):
+    def stdout(expected: str) -> dict:
+        return {"tests": [{"input": "", "output": expected}], "float_tolerance": 1e-6}
+
+    assert value(code, "print(3.0000001)", stdout("3")).value == 0.0
+    assert value(code, "print(3)", stdout("3.0000001")).value == 1.0
+    assert value(code, "print(2**64 + 1)", stdout(str(2**64))).value == 0.0
+    assert value(code, "print(2**64)", stdout(str(2**64))).value == 1.0
+
+    def call(expected: object) -> dict:
+        return {"fn_name": "f", "tests": [{"args": [], "expected": expected}]}
+
+    assert value(code, "def f():\n    return 3.0000000001", call(3)).value == 0.0
+    assert value(code, "def f():\n    return 2.5000000001", call(2.5)).value == 1.0
+    assert value(code, "def f():\n    return 10**400", call(1e300)).value == 0.0
+
+
 def test_function_calls_compare_value_and_type(code):
     assert value(code, "def f(x):\n    return (x, 2 * x)", CALLS).value == 1.0
     assert value(code, "def f(x):\n    return [x, 2 * x + 1]", CALLS).value == 0.0

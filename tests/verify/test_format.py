@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 import rewardsmith.verify.format  # registers `format`
 import rewardsmith.verify.qa  # noqa: F401  (registers `qa`)
 from rewardsmith import ConfigError, Status
 from rewardsmith.core.pipeline import Reward
+from tests.linear_time import ADVERSARIAL_SIZE, assert_linear
 
 GOOD = "<think>\nreasoning\n</think>\n<answer>12</answer>\n"
 MASTER_KEYS = ["", " ", ":", ".", "Thought process:", "Let's solve this problem step by step."]
@@ -173,19 +172,55 @@ def test_bad_params_are_config_errors(spec, message):
         Reward.from_spec(spec)
 
 
-def test_hostile_completions_are_checked_quickly():
-    hostile = [
-        "<think>" * 5000,
-        "<think>a</think>" + "<answer>" * 5000,
-        "<think>" + "a" * 50000 + "</think><answer>" + "\\boxed{" * 3000,
-        " " * 50000 + "<think>",
-        "<think>a</think>" + " " * 50000 + "x<answer>1</answer>",
-    ]
-    reward = Reward.from_spec({"type": "format", "allow_text_before": True})
-    started = time.perf_counter()
-    scores = reward.score([{"completion": text} for text in hostile])
-    assert time.perf_counter() - started < 1.0
-    assert [s.value for s in scores] == [0.0] * len(hostile)
+def repeat(unit: str, head: str = "", tail: str = "") -> str:
+    """`head`, then `unit` repeated to about 100 KB, then `tail`."""
+    return head + unit * (ADVERSARIAL_SIZE // len(unit)) + tail
+
+
+# `ı` and `ſ` match `i` and `s` under re.IGNORECASE but not after str.lower(): tags spelt
+# with them were not counted, yet the template regex took each for a tag and rescanned.
+HIDDEN_THINK_END, HIDDEN_ANSWER = "</th\u0131nk>", "<an\u017fwer>"
+HOSTILE = {
+    "openers": ({}, repeat("<think>")),
+    "answer-openers": ({}, repeat("<answer>", head="<think>a</think>")),
+    "unclosed-boxes": (
+        {"template": "think_boxed"},
+        repeat("\\boxed{", head="<think>a</think>"),
+    ),
+    "spaces-before": ({"allow_text_before": True}, repeat(" ", tail="<think>")),
+    "spaces-between": ({}, repeat(" ", head="<think>a</think>", tail="x<answer>1</answer>")),
+    "hidden-pairs": (
+        {},
+        repeat(HIDDEN_THINK_END + HIDDEN_ANSWER, head="<think>", tail=GOOD[7:] + "x"),
+    ),
+    "hidden-openers": (
+        {"allow_text_before": True},
+        repeat("<th\u0131nk>", tail=GOOD + "x"),
+    ),
+    "hidden-answer-openers": (
+        {"template": "answer", "allow_text_before": True},
+        repeat(HIDDEN_ANSWER, tail="<answer>1</answer>x"),
+    ),
+}
+
+
+@pytest.mark.parametrize(("params", "hostile"), HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_completions_are_checked_in_linear_time(params, hostile):
+    reward = Reward.from_spec({"type": "format", **params})
+
+    def failure(text: str) -> str:
+        return reward.root.failure(text)
+
+    assert_linear(failure, hostile)
+    [score] = reward.score([{"completion": hostile}])
+    assert (score.status, score.value) == (Status.OK, 0.0)
+
+
+def test_tags_are_ascii_case_insensitive_only():
+    assert check("<THINK>a</Think><answer>b</ANSWER>").value == 1.0
+    hidden = "<think>a</think><answer>b" + HIDDEN_THINK_END + "</answer>"
+    assert check(hidden).value == 1.0  # not a tag, so not a tag nested in the answer
+    assert check("<think>a" + HIDDEN_THINK_END + "<answer>b</answer>").value == 0.0
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ point OpenRLHF at.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,13 +58,13 @@ ASSISTANT_HEADERS = (
     "<start_of_turn>model\n",
     "<|start|>assistant",
 )
-_TRAILING_SPECIAL = re.compile(r"<\|[^<>|\s]*\|>\Z")  # any other <|...|> at the very end
-_HEADER_AHEAD = re.compile(
-    "(?:\\s|{ends})*(?:{headers})".format(
-        ends="|".join(map(re.escape, END_TOKENS)),
-        headers="|".join(map(re.escape, ASSISTANT_HEADERS)),
-    )
-)
+_ENDS = "|".join(map(re.escape, END_TOKENS))
+_HEADERS = "|".join(map(re.escape, ASSISTANT_HEADERS))
+_SKIPPED = re.compile(f"(?:\\s|{_ENDS})++")  # a run of whitespace and end tokens
+_SKIP_STEP = re.compile(f"\\s|{_ENDS}")
+_HEADER_AT = re.compile(f"(?=(?:{_HEADERS}))")  # every start of an assistant header
+_LEADING = re.compile(f"\\s*+(?:{_ENDS}|{_HEADERS})")
+_SPECIAL_BODY = re.compile(r"[^<>|\s]*+")  # between <| and |> of a special token
 
 
 def split_query(query: str, prompt: str) -> str:
@@ -76,7 +77,8 @@ def split_query(query: str, prompt: str) -> str:
     restates the question is not cut), else after the first occurrence. Leading
     end-of-turn tokens and assistant headers and trailing end tokens (`END_TOKENS`, and
     any `<|...|>` at the very end) are removed. Raises ValueError naming `query` when the
-    prompt does not occur in it.
+    prompt does not occur in it. Linear time in the query's length (a response repeating
+    special tokens thousands of times costs no more than reading it).
     """
     if not isinstance(query, str) or not isinstance(prompt, str):
         raise ValueError(
@@ -89,46 +91,68 @@ def split_query(query: str, prompt: str) -> str:
             "query: does not contain its prompt, so the response cannot be told apart "
             "(expected the prompt followed by the response)"
         )
-    return _strip_trailing(_strip_leading(query[start:]))
+    begin = _past_leading(query, start)
+    return query[begin : _before_trailing(query, begin)]
 
 
 def _response_start(query: str, prompt: str) -> int | None:
+    """Where the response starts: see `split_query`.
+
+    "A header follows" means whitespace and end tokens, then an assistant header. Rather
+    than reading ahead from every occurrence of the prompt, each header is taken with the
+    run of whitespace and end tokens before it, and the occurrences ending in that run are
+    looked up; the runs of different headers do not overlap, so the whole is one pass.
+    """
     if query.startswith(prompt):
         return len(prompt)
-    starts = []
-    found = query.find(prompt)
-    while found != -1:
-        starts.append(found)
-        found = query.find(prompt, found + 1)
-    if not starts:
+    first = query.find(prompt)
+    if first == -1:
         return None
-    for start in reversed(starts):
-        if _HEADER_AHEAD.match(query, start + len(prompt)):
-            return start + len(prompt)
-    return starts[0] + len(prompt)
+    headers = [match.start() for match in _HEADER_AT.finditer(query)]
+    if not headers:
+        return first + len(prompt)
+    ends = []
+    found = first
+    while found != -1:
+        ends.append(found + len(prompt))
+        found = query.find(prompt, found + 1)
+    run_starts = {run.end(): run.start() for run in _SKIPPED.finditer(query)}
+    for header in reversed(headers):
+        run_start = run_starts.get(header, header)
+        index = bisect_right(ends, header) - 1
+        while index >= 0 and ends[index] >= run_start:
+            end = ends[index]
+            # inside the run, a reading from `end` reaches the header iff `end` does not
+            # fall inside an end token (no end token holds `<` or whitespace after its start)
+            if end == header or _SKIP_STEP.match(query, end):
+                return end
+            index -= 1
+    return first + len(prompt)
 
 
-def _strip_leading(text: str) -> str:
-    markers = END_TOKENS + ASSISTANT_HEADERS
+def _past_leading(text: str, position: int) -> int:
+    """`position` moved past leading end tokens and assistant headers (and whitespace
+    between them; whitespace before text that is neither stays)."""
+    while step := _LEADING.match(text, position):
+        position = step.end()
+    return position
+
+
+def _before_trailing(text: str, begin: int) -> int:
+    """Where `text[begin:]` ends once trailing end tokens and any `<|...|>` at the very end
+    are removed, with the whitespace before each (whitespace after the last one stays)."""
+    end = len(text)
     while True:
-        rest = text.lstrip()
-        marker = next((m for m in markers if rest.startswith(m)), None)
-        if marker is None:
-            return text
-        text = rest[len(marker) :]
-
-
-def _strip_trailing(text: str) -> str:
-    while True:
-        rest = text.rstrip()
-        token = next((t for t in END_TOKENS if rest.endswith(t)), None)
-        if token is not None:
-            text = rest[: -len(token)]
+        cut = end
+        while cut > begin and text[cut - 1].isspace():
+            cut -= 1
+        if text.endswith(END_TOKENS, begin, cut):
+            end = cut - len(next(t for t in END_TOKENS if text.endswith(t, begin, cut)))
             continue
-        generic = _TRAILING_SPECIAL.search(rest)
-        if generic is None:
-            return text
-        text = rest[: generic.start()]
+        opening = text.rfind("<|", begin, cut - 2) if text.endswith("|>", begin, cut) else -1
+        if opening == -1 or not _SPECIAL_BODY.fullmatch(text, opening + 2, cut - 2):
+            return end
+        end = opening
 
 
 def score_openrlhf(

@@ -10,6 +10,11 @@ with `role: reward` adds `weight * passed` to the reward. Every check's pass/fai
 the sample's `info`. Check kinds: `max_words`, `min_words`, `max_chars`; `require` /
 `forbid` (regexes, case-insensitive); `json` (the completion parses as JSON); and
 `component` (any reward component, passing at >= 0.5: a verifiable sub-answer).
+`require` / `forbid` patterns are the rubric author's, searched through the completion by
+Python's backtracking engine, so the author keeps them linear: a pattern that starts with
+a repetition (`\\d+%`) is retried from every character of a long run of what it repeats
+(quadratic time) unless anchored to the run's start (`(?<!\\d)\\d+%`); overlapping
+repetitions (`\\s*\\s*x`) need possessive quantifiers (`*+`) or atomic groups (`(?>...)`).
 
     name: explain-like-an-engineer
     principles:

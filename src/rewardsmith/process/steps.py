@@ -6,7 +6,12 @@ Ways to cut (`by`):
   (any case); text before the first marker is not a step;
 - `sentence`: a sentence ends at `.`, `!` or `?` followed by whitespace (so `3.5` and
   `e.g.x` do not split);
-- `regex`: `pattern` separates steps (as `re.split` would);
+- `regex`: `pattern` separates steps (as `re.split` would). It is the config's, searched
+  through the whole completion by Python's backtracking engine, so its author keeps it
+  linear: a pattern that starts with a repetition (`\\s+\\n`) is retried from every
+  character of a long run of what it repeats (quadratic time) unless anchored to the
+  run's start (`(?<!\\s)\\s+\\n`), and overlapping repetitions (`(\\w|\\d)+`, `\\s*\\s*x`) need
+  possessive quantifiers (`*+`, `++`) or atomic groups (`(?>...)`);
 - `given`: the sample's own `steps`, found in the completion in order.
 
 Spans never include the whitespace around a step. With token offsets (the character span
@@ -19,6 +24,7 @@ tokens.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -26,10 +32,10 @@ from typing import Literal
 Segmentation = Literal["blank_line", "step_marker", "sentence", "regex", "given"]
 
 _SEPARATORS = {
-    "blank_line": re.compile(r"\n[ \t]*\n\s*"),
-    "sentence": re.compile(r"(?<=[.!?])\s+"),
+    "blank_line": re.compile(r"\n[ \t]*+\n\s*+"),
+    "sentence": re.compile(r"(?<=[.!?])\s++"),
 }
-_STEP_MARKER = re.compile(r"^[ \t]*step\s*\d+\s*[:.)]", re.IGNORECASE | re.MULTILINE)
+_STEP_MARKER = re.compile(r"^[ \t]*+step\s*+\d++\s*+[:.)]", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -113,8 +119,8 @@ def _with_tokens(
     starts = [offset[0] for offset in token_offsets]
     if starts != sorted(starts):
         raise SegmentationError("token_offsets: expected spans in increasing order")
-    firsts = [sum(1 for s in starts if s < a) for a, _ in spans]
+    firsts = [bisect_left(starts, a) for a, _ in spans]  # how many tokens start before a
     if firsts:
         firsts[0] = 0
-    ends = [*firsts[1:], len(starts)]
+    ends = [*firsts[1:], len(starts)][: len(firsts)]  # no steps: no ranges
     return [Step(a, b, first, end) for (a, b), first, end in zip(spans, firsts, ends, strict=True)]

@@ -38,9 +38,9 @@ from rewardsmith.core.component import InvalidSample
 from rewardsmith.core.config import register
 from rewardsmith.core.types import Group, Sample, Score
 
-_CONFIDENCE = re.compile(
-    r"<confidence>\s*(?P<tag>[0-9.]+)\s*(?P<tag_pct>%?)\s*</confidence>"
-    r"|confidence\s*[:=]\s*(?P<text>[0-9.]+)\s*(?P<text_pct>%?)",
+_CONFIDENCE = re.compile(  # possessive: `\s*%?\s*` would retry every split of a space run
+    r"<confidence>\s*+(?P<tag>[0-9.]++)\s*+(?P<tag_pct>%?+)\s*+</confidence>"
+    r"|confidence\s*+[:=]\s*+(?P<text>[0-9.]++)\s*+(?P<text_pct>%?+)",
     re.IGNORECASE,
 )
 

@@ -4,9 +4,12 @@ The program is the last fenced block of the completion (```python, or any fence)
 whole completion when it has none. Three test shapes, as RL code datasets write them:
 
 - stdin/stdout: `{"tests": [{"input": "...", "output": "..."}], "float_tolerance": 1e-6}`;
-  outputs compared after dropping trailing whitespace (numbers within the tolerance);
+  outputs compared line by line after dropping trailing whitespace; with a tolerance,
+  token by token, where only a float expected token (`0.5`, `1e-3`) admits a decimal
+  number within it: an integer token must be printed digit for digit;
 - function calls: `{"fn_name": "f", "tests": [{"args": [...], "kwargs": {}, "expected": ...}]}`;
-  the program only answers calls; values and types are compared here, never there;
+  the program only answers calls; values and types are compared here, never there (a
+  float expected value within relative 1e-9, an int exactly and only by an int);
 - assert-style (HumanEval / MBPP): `{"setup": "<prompt>", "test_code": "def check(candidate):
   ...", "entry_point": "f"}`; `setup` and `test_code` come from the dataset and run here,
   with `candidate` a proxy whose every call is answered by the sandboxed program with a
@@ -41,9 +44,11 @@ from rewardsmith.verify.code_difficulty import (
     suite_weights,
     weighted_reward,
 )
-from rewardsmith.verify.text import final_region
+from rewardsmith.verify.text import fenced_blocks, final_region
 
-_FENCE = re.compile(r"```([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
+_INTEGER = re.compile(r"[+-]?+[0-9]++")
+_DECIMAL = re.compile(r"[+-]?+(?:[0-9]++(?:\.[0-9]*+)?+|\.[0-9]++)(?:[eE][+-]?+[0-9]++)?+")
+MAX_NUMBER_CHARS = 400  # any double printed in full (1.8e308 in fixed notation) fits
 
 
 class CodeParams(Params):
@@ -65,7 +70,7 @@ def humaneval_reference(problem: Mapping[str, Any]) -> dict[str, Any]:
 
 def extract_program(completion: str) -> str:
     """The last ```python block (else the last fenced block), else the whole text."""
-    blocks = _FENCE.findall(final_region(completion))
+    blocks = fenced_blocks(final_region(completion))
     python = [body for language, body in blocks if language.lower() in ("python", "py", "python3")]
     if python or blocks:
         return (python or [body for _, body in blocks])[-1]
@@ -228,6 +233,8 @@ def _declared_total(reference: Mapping[str, Any]) -> int:
 
 
 def _same_output(got: str, expected: str, tolerance: float | None) -> bool:
+    """Line by line, trailing whitespace dropped; with a tolerance, token by token (see
+    `_same_token`)."""
     got_lines = [line.rstrip() for line in got.rstrip().splitlines()]
     expected_lines = [line.rstrip() for line in expected.rstrip().splitlines()]
     if got_lines == expected_lines:
@@ -239,20 +246,39 @@ def _same_output(got: str, expected: str, tolerance: float | None) -> bool:
         if len(got_tokens) != len(expected_tokens):
             return False
         for a, b in zip(got_tokens, expected_tokens, strict=True):
-            if a != b and not _close(a, b, tolerance):
+            if not _same_token(a, b, tolerance):
                 return False
     return True
 
 
-def _close(a: str, b: str, tolerance: float) -> bool:
-    try:
-        return math.isclose(float(a), float(b), rel_tol=tolerance, abs_tol=tolerance)
-    except ValueError:
+def _same_token(got: str, expected: str, tolerance: float) -> bool:
+    """Equal text; or, where the expected token is a float (a decimal number with a point
+    or an exponent), a decimal number within `tolerance` (relative or absolute).
+
+    An integer expected token matches only itself, digit for digit, so no float and no
+    other integer (however large) comes close enough. Tokens over `MAX_NUMBER_CHARS` and
+    values that overflow a double compare as text only.
+    """
+    if got == expected:
+        return True
+    if max(len(got), len(expected)) > MAX_NUMBER_CHARS or _INTEGER.fullmatch(expected):
         return False
+    if not _DECIMAL.fullmatch(expected) or not _DECIMAL.fullmatch(got):
+        return False
+    a, b = float(got), float(expected)
+    return (
+        math.isfinite(a)
+        and math.isfinite(b)
+        and math.isclose(a, b, rel_tol=tolerance, abs_tol=tolerance)
+    )
 
 
 def _same_value(got: Any, expected: Any) -> bool:
-    """Equal by value and type; a list from JSON matches a tuple, bool never matches int."""
+    """Equal by value and type; a list from JSON matches a tuple, bool never matches int.
+
+    Only a float expected value allows a tolerance (relative 1e-9, for an int or float);
+    an int expected value is matched exactly, by an int.
+    """
     if isinstance(expected, list | tuple):
         return (
             isinstance(got, list | tuple)
@@ -267,9 +293,16 @@ def _same_value(got: Any, expected: Any) -> bool:
         )
     if isinstance(expected, bool) or isinstance(got, bool):
         return type(got) is type(expected) and got == expected
-    if isinstance(expected, float) or isinstance(got, float):
-        return isinstance(got, int | float) and math.isclose(got, expected, rel_tol=1e-9)
+    if isinstance(expected, float):  # an int expected value is matched by that int only
+        return isinstance(got, int | float) and _near(got, expected)
     return type(got) is type(expected) and got == expected
+
+
+def _near(got: int | float, expected: float) -> bool:
+    try:
+        return math.isclose(got, expected, rel_tol=1e-9)
+    except OverflowError:  # an int beyond any double is near no float
+        return False
 
 
 @lru_cache(maxsize=1024)

@@ -4,13 +4,22 @@ Templates: `think_answer` (exactly one `<think>...</think>` then exactly one
 `<answer>...</answer>`, as in DeepSeek-R1's format reward, arXiv 2501.12948), `answer`
 (exactly one answer block), `think_boxed` (one think block, then text with exactly one
 `\\boxed{}`), and `regex` (your own pattern, matched against the whole completion).
-Tags are matched case-insensitively, so `<ANSWER>` counts as a second answer tag.
+Tags are matched case-insensitively in ASCII letters only, so `<ANSWER>` counts as a
+second answer tag and `<anſwer>` (long s) is no tag. The templates run in linear time:
+every tag they name must appear exactly as often as they name it before they are
+matched, so their lazy blocks have one way to end.
+
+A `regex` pattern is the config author's, applied with `fullmatch` to the whole completion
+(as long as the policy makes it) by Python's backtracking engine; its author keeps it
+linear: no repetitions that can split the same text two ways (`(a|aa)*`, `\\s*\\s*`,
+`.*,.*;` on a run of commas) unless made possessive (`*+`, `++`) or atomic (`(?>...)`).
 Usable as the condition of a `gate`.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any, Literal
 
 from pydantic import model_validator
@@ -20,12 +29,16 @@ from rewardsmith.core.config import BuildContext, register
 from rewardsmith.core.types import Sample, Score
 from rewardsmith.verify.text import boxed_contents
 
-_BLOCKS = {
-    "think_answer": r"<think>(?P<think>.*?)</think>\s*<answer>(?P<answer>.*?)</answer>",
-    "answer": r"<answer>(?P<answer>.*?)</answer>",
-    "think_boxed": r"<think>(?P<think>.*?)</think>(?P<rest>.*)",
-}
 _TAGS = ("<think>", "</think>", "<answer>", "</answer>")
+# A tag in any case of its ASCII letters, for the counts and the templates alike
+# (IGNORECASE alone also reads `ſ` as `s` and `ı` as `i`, which str.lower() does not).
+_TAG = re.compile(r"</?(?:think|answer)>", re.IGNORECASE | re.ASCII)
+_THINK, _THINK_END, _ANSWER, _ANSWER_END = (f"(?ai:{tag})" for tag in _TAGS)
+_BLOCKS = {
+    "think_answer": f"{_THINK}(?P<think>.*?){_THINK_END}\\s*{_ANSWER}(?P<answer>.*?){_ANSWER_END}",
+    "answer": f"{_ANSWER}(?P<answer>.*?){_ANSWER_END}",
+    "think_boxed": f"{_THINK}(?P<think>.*?){_THINK_END}(?P<rest>.*)",
+}
 # How many times each tag must appear; None: any number (checked elsewhere).
 _COUNTS: dict[str, tuple[int | None, ...]] = {
     "think_answer": (1, 1, 1, 1),
@@ -73,7 +86,7 @@ class FormatCheck(SampleComponent):
             before = "(?P<before>.*?)" if p.allow_text_before else r"\s*"
             after = "(?P<after>.*)" if p.allow_text_after else r"\s*"
             pattern = before + _BLOCKS[p.template] + after
-            self.regex = re.compile(pattern, re.DOTALL | re.IGNORECASE)
+            self.regex = re.compile(pattern, re.DOTALL)
 
     def score_sample(self, sample: Sample) -> Score:
         failure = self.failure(sample.completion)
@@ -87,16 +100,16 @@ class FormatCheck(SampleComponent):
         template = self.params.template
         if template == "regex":
             return "" if self.regex.fullmatch(text) else "does not match the pattern"
-        lowered = text.lower()
+        counts = Counter(tag.group().lower() for tag in _TAG.finditer(text))
         for tag, expected in zip(_TAGS, _COUNTS[template], strict=True):
-            count = lowered.count(tag)
+            count = counts[tag]
             if expected is not None and count != expected:
                 return f"tag {tag} appears {count} times; expected {expected}"
         match = self.regex.fullmatch(text)
         if match is None:
             return self._misplaced()
         blocks = {k: v for k, v in match.groupdict().items() if k in ("think", "answer")}
-        if any(tag in blocks.get("answer", "").lower() for tag in _TAGS):
+        if _TAG.search(blocks.get("answer", "")):
             return "a tag is nested inside the <answer> block"
         if template == "think_boxed":
             boxes = boxed_contents(match["rest"])

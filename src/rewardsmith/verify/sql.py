@@ -59,10 +59,9 @@ from rewardsmith.core.component import Component, InvalidSample, Params
 from rewardsmith.core.config import BuildContext, ConfigError, register
 from rewardsmith.core.pool import WorkerPool, aoutcome, outcome
 from rewardsmith.core.types import Group, Sample, Score, Status
-from rewardsmith.verify.text import final_region
+from rewardsmith.verify.text import fenced_blocks, final_region
 
 PARTS = ("execution", "syntax", "schema", "ngram")
-_FENCE = re.compile(r"```([\w-]*)[^\n]*\n(.*?)```", re.DOTALL)
 _TOKEN = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|\w+|[<>!=]=|[^\s\w]")
 _ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
 _ALLOWED = {
@@ -138,7 +137,7 @@ class SQLParams(Params):
 
 def extract_query(completion: str) -> str:
     """The last ```sql block (else the last fenced block), else the final text."""
-    blocks = _FENCE.findall(final_region(completion))
+    blocks = fenced_blocks(final_region(completion))
     sql = [body for language, body in blocks if language.lower() == "sql"]
     chosen = (sql or [body for _, body in blocks] or [final_region(completion)])[-1]
     return chosen.strip().rstrip(";").strip()

@@ -89,3 +89,28 @@ def answer_phrases(text: str) -> list[str]:
     (or the next tag); the answer may start on a later line, and a phrase followed by
     nothing but spaces gives nothing."""
     return [match.group("answer") for match in _ANSWER_PHRASE.finditer(text)]
+
+
+_FENCE_LANGUAGE = re.compile(r"[\w+-]*+")
+
+
+def fenced_blocks(text: str) -> list[tuple[str, str]]:
+    """(language, body) of every closed ``` fenced block, in order.
+
+    A fence opens at ``` and its info string runs to the line end (the language is the
+    info string's leading run of word characters, `+` and `-`); the body runs from the
+    next line to the next ```. The blocks the regex r"```([\\w+-]*)[^\\n]*\\n(.*?)```"
+    (DOTALL) finds, by a plain scan: that regex backtracks quadratically on an unclosed
+    fence or on many ``` in one line.
+    """
+    blocks: list[tuple[str, str]] = []
+    opening = text.find("```")
+    while opening != -1:
+        line_end = text.find("\n", opening + 3)
+        closing = text.find("```", line_end + 1) if line_end != -1 else -1
+        if closing == -1:  # no later fence can close either
+            break
+        language = _FENCE_LANGUAGE.match(text, opening + 3, line_end).group()
+        blocks.append((language, text[line_end + 1 : closing]))
+        opening = text.find("```", closing + 3)
+    return blocks
