@@ -40,6 +40,11 @@ HOSTILE: dict[str, dict[str, Any]] = {
     "unclosed_answer_tags": {"completion": "<answer>" * 12 * KB},
     "think_flood": {"completion": "<think>" * 12 * KB + "</think>" * 3},
     "json_bomb": {"completion": '{"a":' * 20 * KB + "1" + "}" * 20 * KB},
+    "fences_on_one_line": {"completion": "```" * 30 * KB + "x"},
+    "confidence_then_spaces": {"completion": "<confidence>0.5" + " " * 100 * KB + "x"},
+    "lookalike_tags": {"completion": "<think>" + "\u2039/th\u0131nk>" * 10 * KB + "x"},
+    "dense_json_objects": {"completion": '{"a":{"b":1},' * 8 * KB},
+    "dense_steps": {"completion": "a. " * 33 * KB},
     "frac_flood": {"completion": "\\boxed{" + "\\frac{1}{" * 10 * KB + "2" + "}" * 10 * KB + "}"},
     # special-token floods (chat templates, tool calls)
     "im_start_flood": {"completion": "<|im_start|>assistant\n" * 5 * KB},
