@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rewardsmith.advantage.estimators import Advantages, compute_advantages
     from rewardsmith.api import load_reward, score
-    from rewardsmith.core import ConfigError, Group, Reward, Sample, Score, Status
+    from rewardsmith.core import ConfigError, Group, InputLimits, Reward, Sample, Score, Status
 
 _HOME = {
     "Advantages": "rewardsmith.advantage.estimators",
@@ -25,6 +25,7 @@ _HOME = {
     "score": "rewardsmith.api",
     "ConfigError": "rewardsmith.core",
     "Group": "rewardsmith.core",
+    "InputLimits": "rewardsmith.core",
     "Reward": "rewardsmith.api",  # through api, so that the built-ins are registered
     "Sample": "rewardsmith.core",
     "Score": "rewardsmith.core",
@@ -35,6 +36,7 @@ __all__ = [
     "Advantages",
     "ConfigError",
     "Group",
+    "InputLimits",
     "Reward",
     "Sample",
     "Score",

@@ -25,6 +25,8 @@ def test_readme_python_blocks_run(monkeypatch, capsys):
     assert "hedged answer: 11 or 12" in printed
     assert "{'q1': {'seen': 16.0, 'solved': 3.0, 'shortest': 390.0}}" in printed
     assert "[[1.125, 1.05, 1.275], [-1.083, -1.017]]" in printed
+    assert "[(1.0, 'ok'), (0.0, 'invalid'), (0.0, 'ok')]" in printed  # hostile input
+    assert "answer longer than 1000 characters" in printed
     assert "[1.0, 0.0] 0" in printed  # the Ray example: scored, no worker lost
     if not available():
         assert printed.count("[1.0, 0.0]") == 3 and "[1.0]" in printed

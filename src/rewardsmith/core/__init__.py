@@ -2,7 +2,7 @@
 
 from rewardsmith.core.component import Component, InvalidSample, SampleComponent
 from rewardsmith.core.config import REGISTRY, BuildContext, ConfigError, register
-from rewardsmith.core.pipeline import Reward
+from rewardsmith.core.pipeline import InputLimits, Reward
 from rewardsmith.core.types import DenseReward, Group, Sample, Score, Status
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "ConfigError",
     "DenseReward",
     "Group",
+    "InputLimits",
     "InvalidSample",
     "Reward",
     "Sample",
