@@ -66,6 +66,24 @@ def test_malformed_body_is_a_clear_4xx(api: httpx.Client, path, raw, status, wor
     assert_error(response, status, words)
 
 
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", None]
+)
+@pytest.mark.parametrize("path", ["/get_reward", "/v1/score"])
+def test_body_not_sent_as_json_is_415(api: httpx.Client, path: str, content_type: str | None):
+    # what a browser may send cross-origin without asking first; JSON it must ask for
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    response = api.post(path, content=json.dumps(OK_BODY).encode(), headers=headers)
+    expected = ["Content-Type must be application/json", content_type or "it has none"]
+    assert_error(response, 415, expected)
+
+
+def test_json_content_type_may_name_its_charset(api: httpx.Client):
+    headers = {"Content-Type": "Application/JSON; charset=utf-8"}
+    response = api.post("/get_reward", content=json.dumps(OK_BODY).encode(), headers=headers)
+    assert response.status_code == 200 and response.json()["rewards"] == [1.0], response.text
+
+
 def test_huge_body_with_content_length_is_413(api: httpx.Client):
     body = json.dumps({"query": ["x" * MAX_BODY], "prompts": ["x"]}).encode()
     assert_error(api.post("/get_reward", content=body), 413, ["body", f"{MAX_BODY} bytes"])

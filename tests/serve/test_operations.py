@@ -120,7 +120,7 @@ def test_metrics_add_up_every_worker(math_server: LocalServer):
 
 
 def test_metrics_count_error_answers(api: httpx.Client):
-    api.post("/get_reward", content=b"{")
+    api.post("/get_reward", content=b"{", headers={"Content-Type": "application/json"})
     metrics = api.get("/metrics").text
     assert re.search(
         r'^rewardsmith_requests_total{code="400",endpoint="/get_reward"} ', metrics, re.M

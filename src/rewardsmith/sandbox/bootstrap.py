@@ -66,6 +66,14 @@ def _mount(libc, source, target, fstype, flags, data):
         raise _failed(f"mount {target}")
 
 
+def _die_with_parent(libc, parent):
+    """Have the kernel SIGKILL this process when the runner (`parent`) ends, and end now
+    if it has ended already. A change of uid clears this, so it is set again after one."""
+    libc.prctl(PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _hidden_ancestor(path):
     """The highest ancestor of `path` that others cannot traverse (e.g. /root), or None."""
     parts = os.path.abspath(path).split(os.sep)[1:]
@@ -242,6 +250,7 @@ def _drop_capabilities(libc):
 def isolate(settings, control):
     """Isolate this process; return notes on protections that could not be set up."""
     libc = ctypes.CDLL(None, use_errno=True)
+    _die_with_parent(libc, settings["parent"])  # in `userns` mode: the waiter
     userns = settings["mode"] == "userns"
     notes = []
     if userns:
@@ -293,6 +302,7 @@ def isolate(settings, control):
         os.setgroups([])
         os.setgid(settings["uid"])
         os.setuid(settings["uid"])
+        _die_with_parent(libc, settings["parent"])
     os.environ.clear()
     os.environ.update({"PATH": "/usr/bin:/bin", "HOME": work, "LANG": "C.UTF-8"})
     if userns:

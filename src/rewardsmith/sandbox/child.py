@@ -1,6 +1,8 @@
 """Starting a sandbox child: a `python -I -S` stub that runs the bootstrap (bootstrap.py)
 sent to it, compiled, on a control pipe, followed by its settings and then its program,
-each as a length-prefixed marshal frame."""
+each as a length-prefixed marshal frame. Children are started from the process's lasting
+thread (core/lifecycle.py): the bootstrap has the kernel kill the child when this process
+ends, a signal tied to the thread that started it."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rewardsmith.core.lifecycle import start_in_lasting_thread
 from rewardsmith.sandbox.limits import Limits
 
 BOOTSTRAP_PATH = Path(__file__).with_name("bootstrap.py")
@@ -42,7 +45,7 @@ def code_frame() -> bytes:
 
 def bootstrap_settings(limits: Limits, uid: int, mode: str) -> dict[str, Any]:
     """The second control frame: how the bootstrap isolates the child."""
-    settings = {"mode": mode, "uid": uid, "limits": limits.model_dump()}
+    settings = {"mode": mode, "uid": uid, "limits": limits.model_dump(), "parent": os.getpid()}
     settings["readable"] = [os.path.realpath(sys.base_prefix)]
     if mode == "userns":
         settings["hide"] = _hidden_in_userns()
@@ -59,12 +62,14 @@ def _hidden_in_userns() -> list[str]:
 
 def start_child(control: int, *more_fds: int) -> subprocess.Popen:
     """A `python -I -S` child that will run the bootstrap sent on `control`."""
-    return subprocess.Popen(
-        [sys.executable, "-I", "-S", "-c", STUB, str(control), *map(str, more_fds)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        pass_fds=(control, *more_fds),
-        env={},
-        start_new_session=True,
+    return start_in_lasting_thread(
+        lambda: subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", STUB, str(control), *map(str, more_fds)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=(control, *more_fds),
+            env={},
+            start_new_session=True,
+        )
     )

@@ -2,13 +2,15 @@
 
 Each uvicorn worker builds its own app with `create_app_from_env` (the launcher passes
 the settings through the environment) and loads its own Reward, so workers share
-nothing but the listening socket and the metrics directory. Scoring awaits
-`Reward.ascore`, so the event loop stays free while checks run in the reward's worker
-processes.
+nothing but the listening socket and the metrics directory. Scoring runs on the worker's
+scoring loop (serve/scoring.py), off the event loop that answers requests, and a worker
+started by the launcher dies with it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,6 +23,8 @@ from pydantic.json_schema import models_json_schema
 from starlette.responses import Response
 
 from rewardsmith.adapters.openrlhf import ascore_openrlhf_with_scores
+from rewardsmith.core.lifecycle import die_with_parent
+from rewardsmith.core.pipeline import Reward
 from rewardsmith.serve import errors
 from rewardsmith.serve.auth import BearerAuthMiddleware
 from rewardsmith.serve.body import read_json
@@ -35,31 +39,38 @@ from rewardsmith.serve.models import (
     ScoreResponse,
 )
 from rewardsmith.serve.readiness import RewardSlot
+from rewardsmith.serve.scoring import ScoringLoop
 from rewardsmith.serve.settings import ServerSettings
 
 PROBES = frozenset({"/healthz", "/readyz"})
 SCORING = frozenset({"/get_reward", "/v1/score"})
-SCORING_ERRORS = (400, 408, 413, 422, 429, 503, 504)
+SCORING_ERRORS = (400, 408, 413, 415, 422, 429, 503, 504)
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (GetRewardRequest, ScoreRequest)
 
 
 def create_app_from_env() -> FastAPI:
     """The app of a worker started by `rewardsmith serve` (uvicorn factory)."""
-    return create_app(ServerSettings.from_env())
+    settings = ServerSettings.from_env()
+    if settings.launcher not in (None, os.getpid()):  # a worker process of the launcher
+        die_with_parent(settings.launcher)
+    return create_app(settings)
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
     """A reward server app for `settings`; the reward loads once the app starts."""
     slot = RewardSlot(settings.reward, settings.check_workers)
+    scoring = ScoringLoop()
     metrics = Metrics()
     token = settings.token()
     auth = (401,) if token is not None else ()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scoring.start()
         slot.start()
         yield
         await slot.close()
+        await asyncio.to_thread(scoring.stop)
         metrics.worker_exit()
 
     app = FastAPI(
@@ -88,7 +99,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     @scoring_endpoint(
         "/get_reward", GetRewardRequest, GetRewardResponse, "OpenRLHF remote reward model"
     )
-    async def get_reward(request: Request) -> dict[str, Any]:
+    async def get_reward(request: Request) -> Response:
         """Rewards for an OpenRLHF batch (`--remote_rm_url http://host:port/get_reward`).
 
         Each response is the part of its query after its prompt; `labels` are the
@@ -97,22 +108,19 @@ def create_app(settings: ServerSettings) -> FastAPI:
         """
         reward = slot.get()
         body = await read_json(request, GetRewardRequest)
-        scoring = ascore_openrlhf_with_scores(reward, body.query, body.prompts, body.labels)
-        answer, scores = await deadline_of(request.scope).run(scoring)
-        metrics.observe_scores(scores)
-        return answer
+        work = _openrlhf(reward, body, metrics)
+        return await deadline_of(request.scope).run(scoring.run(work))
 
     @scoring_endpoint("/v1/score", ScoreRequest, ScoreResponse, "Score a batch of samples")
-    async def score(request: Request) -> ScoreResponse:
+    async def score(request: Request) -> Response:
         """One score per sample, in order: reward, status, components, dense rewards and
         info. Samples are grouped by `group_id` (else prompt), as the reward's group-level
         parts need; a sample that cannot be scored gets its status and the rest are scored.
         """
         reward = slot.get()
         body = await read_json(request, ScoreRequest)
-        scores = await deadline_of(request.scope).run(reward.ascore(body.samples))
-        metrics.observe_scores(scores)
-        return ScoreResponse(scores=[ScoreOut.of(score) for score in scores])
+        work = _native(reward, body, metrics)
+        return await deadline_of(request.scope).run(scoring.run(work))
 
     @app.get("/healthz", response_model=Health, summary="Liveness")
     async def healthz() -> Health:
@@ -153,6 +161,26 @@ def create_app(settings: ServerSettings) -> FastAPI:
     endpoints = frozenset(route.path for route in app.routes)  # type: ignore[attr-defined]
     app.add_middleware(MetricsMiddleware, metrics=metrics, endpoints=endpoints)
     return app
+
+
+async def _openrlhf(reward: Reward, body: GetRewardRequest, metrics: Metrics) -> Response:
+    """Score an OpenRLHF batch and render the answer (on the scoring loop)."""
+    answer, scores = await ascore_openrlhf_with_scores(
+        reward, body.query, body.prompts, body.labels
+    )
+    metrics.observe_scores(scores)
+    return _rendered(GetRewardResponse.model_validate(answer))
+
+
+async def _native(reward: Reward, body: ScoreRequest, metrics: Metrics) -> Response:
+    """Score a native batch and render the answer (on the scoring loop)."""
+    scores = await reward.ascore(body.samples)
+    metrics.observe_scores(scores)
+    return _rendered(ScoreResponse(scores=[ScoreOut.of(score) for score in scores]))
+
+
+def _rendered(answer: BaseModel) -> Response:
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 def _json_body(model: type[BaseModel]) -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """Reading a JSON request body into a model, with one clear message when it does not fit.
 
-Bytes that are not UTF-8 or not JSON get 400; JSON of the wrong shape gets 422 with the
+A body not sent as `Content-Type: application/json` gets 415 before it is read (a
+browser sends a cross-origin form or text post without asking first, never JSON); bytes
+that are not UTF-8 or not JSON get 400; JSON of the wrong shape gets 422 with the
 path of the first offending field (`samples[3].completion`), what was expected there
 (read from the model's JSON schema) and what came instead. Validation is strict: `"1"`
 is not a number and `1` is not a string, exactly as the OpenAPI document says.
@@ -31,7 +33,11 @@ _ANY = ("any JSON value", "JSON values")
 
 
 async def read_json(request: Request, model: type[M]) -> M:
-    """The body as `model`, or ApiError(400 or 422) saying what is wrong."""
+    """The body as `model`, or ApiError(400, 415 or 422) saying what is wrong."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        got = f"got {media_type}" if media_type else "it has none"
+        raise ApiError(415, f"body: the Content-Type must be application/json; {got}")
     raw = await request.body()
     try:
         text = raw.decode("utf-8")

@@ -20,6 +20,7 @@ MEANINGS = {
     401: "Missing or wrong `Authorization: Bearer <token>` header.",
     408: "The body did not arrive within the request deadline.",
     413: "The body is larger than the server's limit.",
+    415: "The body is not sent as `Content-Type: application/json`.",
     422: "The JSON does not have the expected shape (the message names the field).",
     429: "Too many requests queued in this worker; retry after `Retry-After` seconds.",
     503: "The reward is not loaded: still loading, or it failed to (the message says).",

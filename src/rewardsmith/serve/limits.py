@@ -7,7 +7,8 @@ with `Retry-After`; nothing queues beyond that, so memory stays bounded under ov
 An admitted request's body is read here, chunk by chunk, and cut off with 413 once it
 passes the limit (a chunked body has no Content-Length to check up front) or with 408
 when it has not arrived by the request's deadline. The handler then scores under the
-same deadline (`Deadline.run`, 504 when it passes).
+same deadline (`Deadline.run`, 504 when it passes; the scoring is cancelled, and with it
+every check it started, see serve/scoring.py).
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 `LocalServer` runs `rewardsmith serve` as a real process in its own session (so that it
 and everything it started can be stopped together), waits until every worker process has
 loaded its reward (each logs `worker <pid> ready`), and finds the processes behind it:
-the live workers, the worker holding a given client connection, and their resident
-memory. The process lookups read /proc, so they work on Linux only.
+the live workers, the worker holding a given client connection, their resident memory,
+and every process a worker started (`descendants`, `Watched`, to show that none outlives
+it). The process lookups read /proc, so they work on Linux only.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -165,6 +167,51 @@ def resident_bytes(pid: int) -> int | None:
         return None
     found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
     return int(found.group(1)) * 1024 if found else None
+
+
+def descendants(pid: int) -> list[int]:
+    """The running processes that `pid` started, that they started, and so on."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (parent := _live_parent(int(entry))) is not None:
+            children.setdefault(parent, []).append(int(entry))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        below = children.get(todo.pop(), [])
+        found += below
+        todo += below
+    return found
+
+
+class Watched:
+    """Processes held through pidfds, so that a pid reused later is never taken for them."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.fds: dict[int, int] = {}
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                self.fds[pid] = os.pidfd_open(pid)
+
+    def running(self) -> list[int]:
+        """The watched processes that have not ended (a zombie has ended)."""
+        poll = select.poll()
+        for fd in self.fds.values():
+            poll.register(fd, select.POLLIN)
+        ended = {fd for fd, _ in poll.poll(0)}
+        return sorted(pid for pid, fd in self.fds.items() if fd not in ended)
+
+    def wait_ended(self, timeout: float) -> list[int]:
+        """Wait up to `timeout` seconds for all to end; those still running."""
+        deadline = time.monotonic() + timeout
+        while (left := self.running()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return left
+
+    def close(self) -> None:
+        for fd in self.fds.values():
+            os.close(fd)
+        self.fds = {}
 
 
 def _live_parent(pid: int) -> int | None:

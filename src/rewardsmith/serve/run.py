@@ -44,6 +44,7 @@ def serve(
         max_body_bytes=max_body_bytes,
         deadline_seconds=deadline_seconds,
         token_env=token_env,
+        launcher=os.getpid(),
     )
     settings.token()
     load_reward(reward, workers=1).close()

@@ -27,6 +27,9 @@ class ServerSettings(BaseModel):
     max_body_bytes: int = Field(default=16 << 20, ge=1024)
     deadline_seconds: float = Field(default=60.0, gt=0)
     token_env: str | None = Field(default=None, description="variable holding the bearer token")
+    launcher: int | None = Field(
+        default=None, description="process id of the launcher; its worker processes die with it"
+    )
 
     def token(self) -> str | None:
         """The bearer token clients must send, or None when auth is off."""

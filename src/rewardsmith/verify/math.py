@@ -28,7 +28,7 @@ from pydantic import Field
 from rewardsmith.core.cache import BoundedCache, cached
 from rewardsmith.core.component import Component, InvalidSample, Params, guarded
 from rewardsmith.core.config import BuildContext, register
-from rewardsmith.core.pool import WorkerPool, aoutcome, outcome
+from rewardsmith.core.pool import DEFAULT_MEMORY_MB, WorkerPool, aoutcome, outcome
 from rewardsmith.core.types import Group, Sample, Score, Status
 from rewardsmith.verify.math_answer import (
     MAX_ANSWER_CHARS,
@@ -48,6 +48,12 @@ CACHE_ITEM_BYTES = 64 << 10
 
 class MathParams(Params):
     timeout: float = Field(default=5.0, gt=0, description="seconds per symbolic check")
+    memory_mb: int = Field(
+        default=DEFAULT_MEMORY_MB,
+        ge=256,
+        description="memory limit (address space) of each check process, in MiB; a check "
+        "that runs into it gets status error",
+    )
     on_conflict: Literal["reject", "last"] = "reject"
     fast_path: bool = True
     max_answer_chars: int = Field(
@@ -105,7 +111,7 @@ class MathVerifier(Component):
 
     def __init__(self, params: Params, ctx: BuildContext, **kwargs: Any) -> None:
         super().__init__(params, ctx, **kwargs)
-        self.pool = WorkerPool(ctx.workers, initializer=warm_up)
+        self.pool = WorkerPool(ctx.workers, initializer=warm_up, memory_mb=self.params.memory_mb)
         self.limits = Limits(self.params.max_answer_chars, self.params.max_number_digits)
         self._verdicts: BoundedCache[tuple[str, str], tuple[bool | None, str]] = BoundedCache(
             VERDICT_CACHE_ENTRIES, VERDICT_CACHE_BYTES, max_item_bytes=CACHE_ITEM_BYTES
