@@ -106,8 +106,15 @@ def server(tmp_path_factory) -> Iterator[LocalServer]:
         yield running
 
 
+# Over HTTP a request is checked as a whole first: a body that is not Unicode JSON gets
+# 400 and a sample field of the wrong type 422, naming it (below). Those two entries are
+# the client's mistakes, not a policy's completions, so they are sent on their own.
+REFUSED_WHOLE = {"lone_surrogates", "step_not_a_number"}
+OVER_HTTP = sorted(set(HOSTILE) - REFUSED_WHOLE)
+
+
 def test_native_endpoint_scores_honest_samples_alike(server, expected):
-    batch, honest_at = with_hostile(sorted(HOSTILE))
+    batch, honest_at = with_hostile(OVER_HTTP)
     response = post_json(f"{server.url}/v1/score", {"samples": batch})
     assert response.status_code == 200, response.text
     scores = response.json()["scores"]
@@ -115,7 +122,7 @@ def test_native_endpoint_scores_honest_samples_alike(server, expected):
 
 
 def test_openrlhf_endpoint_scores_honest_queries_alike(server, expected):
-    batch, honest_at = with_hostile(sorted(HOSTILE))
+    batch, honest_at = with_hostile(OVER_HTTP)
     prompts = [f"<|im_start|>user\n{s['prompt']}<|im_end|>\n<|im_start|>assistant\n" for s in batch]
     queries = [p + s["completion"] + "<|im_end|>" for p, s in zip(prompts, batch, strict=True)]
     body = {"query": queries, "prompts": prompts, "labels": [s["reference"] for s in batch]}
@@ -125,3 +132,17 @@ def test_openrlhf_endpoint_scores_honest_queries_alike(server, expected):
     assert [rewards[i] for i in honest_at] == [value for value, _ in expected]
     with load_reward("math", workers=1) as local:
         assert [s.value for s in local.score(HONEST)] == [value for value, _ in expected]
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "reason"),
+    [
+        ("lone_surrogates", 400, "lone leading surrogate"),
+        ("step_not_a_number", 422, "samples[1].meta.step: expected the training step as an"),
+    ],
+)
+def test_a_request_with_a_malformed_sample_is_refused_with_the_reason(server, name, status, reason):
+    samples = [HONEST[0], {"reference": "4", **HOSTILE[name]}]
+    response = post_json(f"{server.url}/v1/score", {"samples": samples})
+    assert response.status_code == status
+    assert reason in response.json()["error"]

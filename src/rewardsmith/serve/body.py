@@ -66,6 +66,10 @@ def explain(error: Any, schema: dict[str, Any]) -> str:
         return f"{path}: missing; expected {_shape(node, schema)}"
     if error["type"].endswith("_type") or error["type"].startswith("union"):
         return f"{path}: expected {_shape(node, schema)}, got {_json_type(error['input'])}"
+    if error["type"] == "value_error" and len(error["loc"]) > 1:
+        # a Sample's own validators name their field ("meta.step: ..."): put it under its sample
+        sample_path, _ = _walk(error["loc"][:-1], schema, schema)
+        return f"{sample_path}.{error['msg'].removeprefix('Value error, ')}"
     return error["msg"] if not error["loc"] else f"{path}: {error['msg']}"
 
 
