@@ -353,3 +353,12 @@ def test_hostile_samples_leave_honest_ones_exactly_as_they_were():
 )
 def test_the_ngram_tokenizer_is_linear(text):
     assert_linear(lambda query: _ngrams(query, 2), text)
+
+
+def test_the_worker_memory_limit_leaves_room_for_sqlites_own():
+    """SQLite's heap limit must trip first (status invalid, naming max_memory_mb), not the
+    worker's address-space limit (status error)."""
+    with Reward.from_spec({"type": "sql", "max_memory_mb": 600}) as reward:
+        assert reward.root.pool.memory_mb >= 2 * 600
+    with Reward.from_spec({"type": "sql"}) as reward:
+        assert reward.root.pool.memory_mb >= 2 * 256

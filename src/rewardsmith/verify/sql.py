@@ -52,7 +52,7 @@ from pydantic import Field, model_validator
 
 from rewardsmith.core.component import Component, InvalidSample, Params
 from rewardsmith.core.config import BuildContext, ConfigError, register
-from rewardsmith.core.pool import WorkerPool, aoutcome, outcome
+from rewardsmith.core.pool import DEFAULT_MEMORY_MB, WorkerPool, aoutcome, outcome
 from rewardsmith.core.types import Group, Sample, Score, Status
 from rewardsmith.verify.sql_exec import Database, Limits, Run, run_query
 from rewardsmith.verify.text import fenced_blocks, final_region
@@ -150,7 +150,10 @@ class SQLVerifier(Component):
             raise ConfigError(f"{self.path}.db_dir: {self.db_dir} is not a directory")
         self.limits = Limits.of(self.params)
         self.kill_after = 2 * self.params.timeout + _KILL_GRACE
-        self.pool = WorkerPool(ctx.workers)
+        # room for SQLite's own heap limit (which should trip first, as `invalid`) twice over,
+        # plus the interpreter and a deserialised database image
+        memory = max(DEFAULT_MEMORY_MB, 2 * self.params.max_memory_mb + 256)
+        self.pool = WorkerPool(ctx.workers, memory_mb=memory)
 
     def warm_up(self) -> None:
         self.pool.start()
