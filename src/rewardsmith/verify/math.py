@@ -17,7 +17,6 @@ entries and bytes (`core.cache`), and items over 64 KB are not cached.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -26,9 +25,10 @@ from typing import Any, Literal
 from pydantic import Field
 
 from rewardsmith.core.cache import BoundedCache, cached
-from rewardsmith.core.component import Component, InvalidSample, Params, guarded
+from rewardsmith.core.component import InvalidSample, Params, guarded
 from rewardsmith.core.config import BuildContext, register
-from rewardsmith.core.pool import DEFAULT_MEMORY_MB, WorkerPool, aoutcome, outcome
+from rewardsmith.core.pool import DEFAULT_MEMORY_MB, WorkerPool
+from rewardsmith.core.pooled import PooledComponent
 from rewardsmith.core.types import Group, Sample, Score, Status
 from rewardsmith.verify.math_answer import (
     MAX_ANSWER_CHARS,
@@ -103,7 +103,7 @@ def gold_text(reference: Any) -> str:
 
 
 @register("math")
-class MathVerifier(Component):
+class MathVerifier(PooledComponent[list[list[Score | _Pending]], tuple[str, str]]):
     """Final-answer correctness for math, with math-verify as the equivalence backend."""
 
     Params = MathParams
@@ -117,24 +117,7 @@ class MathVerifier(Component):
             VERDICT_CACHE_ENTRIES, VERDICT_CACHE_BYTES, max_item_bytes=CACHE_ITEM_BYTES
         )
 
-    def warm_up(self) -> None:
-        self.pool.start()
-
-    def close(self) -> None:
-        self.pool.close()
-
-    def score_batch(self, groups: list[Group]) -> list[list[Score]]:
-        plan = self._plan(groups)
-        futures = self._submit(plan)
-        return self._resolve(plan, {key: outcome(future) for key, future in futures.items()})
-
-    async def ascore_batch(self, groups: list[Group]) -> list[list[Score]]:
-        plan = self._plan(groups)
-        futures = self._submit(plan)
-        results = await asyncio.gather(*(aoutcome(future) for future in futures.values()))
-        return self._resolve(plan, dict(zip(futures, results, strict=True)))
-
-    def _plan(self, groups: list[Group]) -> list[list[Score | _Pending]]:
+    def plan(self, groups: list[Group]) -> list[list[Score | _Pending]]:
         """Each sample judged locally on its own: what it raises fails only that sample."""
         return [
             [guarded(self.fallback, self._judge_locally, sample) for sample in group.samples]
@@ -160,7 +143,7 @@ class MathVerifier(Component):
             return Score(float(decided), info={**info, "path": "fast"})
         return _Pending(key, {**info, "path": "symbolic"})
 
-    def _submit(self, plan: list[list[Score | _Pending]]) -> dict[tuple[str, str], Future]:
+    def submit(self, plan: list[list[Score | _Pending]]) -> dict[tuple[str, str], Future]:
         futures: dict[tuple[str, str], Future] = {}
         for row in plan:
             for item in row:
@@ -170,7 +153,7 @@ class MathVerifier(Component):
                     )
         return futures
 
-    def _resolve(
+    def resolve(
         self,
         plan: list[list[Score | _Pending]],
         outcomes: dict[tuple[str, str], tuple[Status, Any]],

@@ -39,7 +39,6 @@ fails as SQL (syntax, unknown column, not authorized) is a wrong answer: status 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Mapping
@@ -50,9 +49,10 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from rewardsmith.core.component import Component, InvalidSample, Params
+from rewardsmith.core.component import InvalidSample, Params
 from rewardsmith.core.config import BuildContext, ConfigError, register
-from rewardsmith.core.pool import DEFAULT_MEMORY_MB, WorkerPool, aoutcome, outcome
+from rewardsmith.core.pool import DEFAULT_MEMORY_MB, WorkerPool
+from rewardsmith.core.pooled import PooledComponent
 from rewardsmith.core.types import Group, Sample, Score, Status
 from rewardsmith.verify.sql_exec import Database, Limits, Run, run_query
 from rewardsmith.verify.text import fenced_blocks, final_region
@@ -137,7 +137,7 @@ class _Pending:
 
 
 @register("sql")
-class SQLVerifier(Component):
+class SQLVerifier(PooledComponent[list[list[Score | _Pending]], tuple[Database, str]]):
     """Execution accuracy and partial rewards for SQL against a SQLite database."""
 
     Params = SQLParams
@@ -155,24 +155,7 @@ class SQLVerifier(Component):
         memory = max(DEFAULT_MEMORY_MB, 2 * self.params.max_memory_mb + 256)
         self.pool = WorkerPool(ctx.workers, memory_mb=memory)
 
-    def warm_up(self) -> None:
-        self.pool.start()
-
-    def close(self) -> None:
-        self.pool.close()
-
-    def score_batch(self, groups: list[Group]) -> list[list[Score]]:
-        plan = self._plan(groups)
-        futures = self._submit(plan)
-        return self._resolve(plan, {key: outcome(future) for key, future in futures.items()})
-
-    async def ascore_batch(self, groups: list[Group]) -> list[list[Score]]:
-        plan = self._plan(groups)
-        futures = self._submit(plan)
-        results = await asyncio.gather(*(aoutcome(future) for future in futures.values()))
-        return self._resolve(plan, dict(zip(futures, results, strict=True)))
-
-    def _plan(self, groups: list[Group]) -> list[list[Score | _Pending]]:
+    def plan(self, groups: list[Group]) -> list[list[Score | _Pending]]:
         return [[self._planned(sample) for sample in group.samples] for group in groups]
 
     def _planned(self, sample: Sample) -> Score | _Pending:
@@ -222,7 +205,7 @@ class SQLVerifier(Component):
             raise InvalidSample(f"reference.db_path: {name!r:.200} is not a file in db_dir")
         return path
 
-    def _submit(self, plan: list[list[Score | _Pending]]) -> dict[tuple[Database, str], Future]:
+    def submit(self, plan: list[list[Score | _Pending]]) -> dict[tuple[Database, str], Future]:
         futures: dict[tuple[Database, str], Future] = {}
         for row in plan:
             for item in row:
@@ -236,7 +219,7 @@ class SQLVerifier(Component):
                         )
         return futures
 
-    def _resolve(
+    def resolve(
         self,
         plan: list[list[Score | _Pending]],
         outcomes: dict[tuple[Database, str], tuple[Status, Any]],
