@@ -49,7 +49,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from rewardsmith.core.component import InvalidSample, Params
+from rewardsmith.core.component import InvalidSample, Params, guarded
 from rewardsmith.core.config import BuildContext, ConfigError, register
 from rewardsmith.core.pool import DEFAULT_MEMORY_MB, WorkerPool
 from rewardsmith.core.pooled import PooledComponent
@@ -156,25 +156,26 @@ class SQLVerifier(PooledComponent[list[list[Score | _Pending]], tuple[Database, 
         self.pool = WorkerPool(ctx.workers, memory_mb=memory)
 
     def plan(self, groups: list[Group]) -> list[list[Score | _Pending]]:
-        return [[self._planned(sample) for sample in group.samples] for group in groups]
+        """Each sample planned on its own: what it raises fails only that sample."""
+        return [
+            [guarded(self.fallback, self._planned, sample) for sample in group.samples]
+            for group in groups
+        ]
 
-    def _planned(self, sample: Sample) -> Score | _Pending:
-        """The sample's two queries, or its Score when its input cannot be used."""
+    def _planned(self, sample: Sample) -> _Pending:
+        """The sample's two queries (InvalidSample when its input cannot be used)."""
         reference = sample.reference
-        try:
-            if not isinstance(reference, Mapping) or not isinstance(reference.get("gold"), str):
-                raise InvalidSample("reference.gold: expected the gold SQL query as a string")
-            pending = _Pending(
-                self._database(reference), reference["gold"], extract_query(sample.completion)
-            )
-            for field, text in (("reference.gold", pending.gold), ("query", pending.query)):
-                if len(text) > self.params.max_query_chars:
-                    raise InvalidSample(
-                        f"{field}: {len(text)} characters; expected at most "
-                        f"{self.params.max_query_chars} (max_query_chars)"
-                    )
-        except InvalidSample as exc:
-            return Score.failed(Status.INVALID, self.fallback, str(exc))
+        if not isinstance(reference, Mapping) or not isinstance(reference.get("gold"), str):
+            raise InvalidSample("reference.gold: expected the gold SQL query as a string")
+        pending = _Pending(
+            self._database(reference), reference["gold"], extract_query(sample.completion)
+        )
+        for field, text in (("reference.gold", pending.gold), ("query", pending.query)):
+            if len(text) > self.params.max_query_chars:
+                raise InvalidSample(
+                    f"{field}: {len(text)} characters; expected at most "
+                    f"{self.params.max_query_chars} (max_query_chars)"
+                )
         return pending
 
     def _database(self, reference: Mapping[str, Any]) -> Database:
