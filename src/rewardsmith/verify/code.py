@@ -29,11 +29,12 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import Field
 
+from rewardsmith.core.cache import cached
 from rewardsmith.core.component import InvalidSample, Params, SampleComponent, guarded
 from rewardsmith.core.config import BuildContext, ConfigError, register
 from rewardsmith.core.types import Group, Sample, Score, regroup
@@ -305,7 +306,7 @@ def _near(got: int | float, expected: float) -> bool:
         return False
 
 
-@lru_cache(maxsize=1024)
+@cached(max_entries=1024, max_bytes=64 << 20)
 def _check_statements(test_code: str) -> list[Any]:
     """Each top-level statement of `check(candidate)`, compiled on its own (one test each)."""
     with AST_LOCK:  # parsing and compiling ASTs is not thread-safe in CPython 3.11
@@ -329,7 +330,7 @@ def _trusted_namespace(setup: str, test_code: str) -> dict[str, Any]:
     return namespace
 
 
-@lru_cache(maxsize=1024)
+@cached(max_entries=1024, max_bytes=64 << 20)
 def _compiled(source: str, name: str) -> Any:
     return compile(source, name, "exec")
 

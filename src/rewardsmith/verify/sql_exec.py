@@ -17,10 +17,10 @@ import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, fields
-from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
+from rewardsmith.core.cache import cached
 from rewardsmith.core.types import Status
 
 _ALLOWED = {
@@ -173,7 +173,7 @@ def _file_uri(path: str) -> str:
     return f"file:{quote(path)}?mode=ro&immutable=1"
 
 
-@lru_cache(maxsize=8)
+@cached(max_entries=8, max_bytes=256 << 20)
 def _image(spec: str, limits: Limits) -> bytes | _Failed:
     """In a worker: the database a reference's schema and rows describe, serialised, or why
     it cannot be built. Either is kept, so a reference costs one build per worker however
