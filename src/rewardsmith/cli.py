@@ -352,7 +352,7 @@ def _write(path: Path, records: list[dict[str, Any]], scores: dict[int, Score]) 
                 record = {**record, **_scored_fields(scores[index])}
             try:
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            except UnicodeEncodeError:  # lone surrogates (from \udXXX escapes): keep them escaped
+            except UnicodeEncodeError:  # lone surrogates ("\\udc80" escapes): keep them escaped
                 out.write(json.dumps(record) + "\n")
 
 

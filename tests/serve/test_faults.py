@@ -117,18 +117,25 @@ def test_judge_down_gives_status_error_quickly(judge_down_server: LocalServer):
     assert answer["extra_logs"]["status_ok"] == [0.0]
 
 
-def test_worker_killed_mid_request_is_replaced(pipeline_server: LocalServer):
-    body = json.dumps({"samples": [hung(i) for i in range(3, 7)]})  # about 4 s of checks
-    connection = http.client.HTTPConnection("127.0.0.1", pipeline_server.port, timeout=30)
+def posted_to_worker(
+    server: LocalServer, body: str, timeout: float, tries: int
+) -> tuple[http.client.HTTPConnection, int]:
+    """POST `body` to /v1/score without waiting for the answer; the open connection and
+    the pid of the server worker that took the request."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
     connection.request("POST", "/v1/score", body, {"Content-Type": "application/json"})
     client_port = connection.sock.getsockname()[1]
-    worker = None
-    for _ in range(100):
-        worker = pipeline_server.worker_for(client_port)
+    for _ in range(tries):
+        worker = server.worker_for(client_port)
         if worker is not None:
-            break
+            return connection, worker
         time.sleep(0.02)
-    assert worker is not None, server_log(pipeline_server)
+    raise AssertionError(f"no worker took the request; {server_log(server)}")
+
+
+def test_worker_killed_mid_request_is_replaced(pipeline_server: LocalServer):
+    body = json.dumps({"samples": [hung(i) for i in range(3, 7)]})  # about 4 s of checks
+    connection, worker = posted_to_worker(pipeline_server, body, timeout=30, tries=100)
     killed = Watched([worker])
 
     os.kill(worker, signal.SIGKILL)
@@ -246,16 +253,7 @@ def test_worker_killed_mid_check_leaves_no_process_behind(power_server: LocalSer
     body = json.dumps(
         {"samples": [{"prompt": "p", "completion": f"\\boxed{{{POWER}}}", "reference": "1"}]}
     )
-    connection = http.client.HTTPConnection("127.0.0.1", power_server.port, timeout=60)
-    connection.request("POST", "/v1/score", body, {"Content-Type": "application/json"})
-    client_port = connection.sock.getsockname()[1]
-    worker = None
-    for _ in range(500):
-        worker = power_server.worker_for(client_port)
-        if worker is not None:
-            break
-        time.sleep(0.02)
-    assert worker is not None, server_log(power_server)
+    connection, worker = posted_to_worker(power_server, body, timeout=60, tries=500)
     busy = None
     for _ in range(1200):  # until its check process is well into the power
         busy = next((p for p in descendants(worker) if (resident_bytes(p) or 0) > 200 << 20), None)
