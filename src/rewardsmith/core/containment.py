@@ -7,7 +7,10 @@ batch is narrowed down instead of given up: halves of the groups are scored apar
 the failing groups are found; in a failing group each sample is tried alone to find the
 culprits, and the group is scored again without them. The culprits get the fallback
 reward with the reason; every other sample gets exactly the Score it gets in a batch
-without the culprits. Only failing batches pay for the extra calls.
+without the culprits. Only failing batches pay for the extra calls. A component that
+writes training state while it scores (the adaptive rewards) writes it again for the
+samples scored again, which is one reason every verifier also guards each sample's own
+work (`core.component.guarded`) and leaves this narrowing for what slips past.
 
 The search is written once, as a generator of "score these groups" requests, and driven
 by a sync and an async caller (`Component.run` / `Component.arun`).
