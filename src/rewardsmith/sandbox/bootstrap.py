@@ -8,21 +8,19 @@ which is also why it is not compiled in every child. It reads its settings from 
 next frame and, before the program arrives on the same descriptor (a warm worker waits
 here), isolates itself in one of two modes (see runner.py):
 
-- `root`: a new network namespace (no interfaces but a down loopback: no network at
-  all); a new mount namespace with fresh size-limited tmpfs on /tmp, /var/tmp and
-  /dev/shm (the only writable places, discarded afterwards) and on any non-traversable
-  directory holding the interpreter (e.g. /root, so its other contents stay hidden);
-  resource limits; no supplementary groups, the sandbox uid and gid, and no_new_privs.
-- `userns` (not root): new user, mount, network and PID namespaces, the runner's uid
-  and gid mapped to 1000 inside. This process stays outside the new PID namespace and
-  only waits; its child, the namespace's init (PID 1), isolates the namespace and forks
-  the process that runs the program (PID 2), then only reaps, and reports how the
-  program ended. When the program ends or the run is stopped, the init ends and the
-  kernel kills everything the program started. The whole file tree is made read-only,
-  the same tmpfs as above are mounted, plus a fresh /proc (only the namespace's
-  processes) and empty tmpfs over the user's home and /run; then nested user namespaces
-  are disallowed, every capability is dropped, and the same limits and no_new_privs
-  apply.
+In both modes this process creates new mount, network (no interfaces but a down
+loopback: no network at all), PID, IPC and UTS namespaces, plus in `userns` mode (not
+root) a user namespace with the runner's uid and gid mapped to 1000 inside. It stays
+outside the new PID namespace and only waits; its child, the namespace's init (PID 1),
+isolates the namespaces and forks the process that runs the program (PID 2), then only
+reaps, and reports how the program ended. When the program ends or the run is stopped,
+the init ends and the kernel kills everything the program started. The init builds the
+run's file tree (the read-only binds planned by tree.py on an empty tmpfs, a fresh
+size-limited tmpfs on /tmp, the only writable place, and a fresh /proc showing only the
+namespace's processes), makes it the root and detaches the host's; sets the resource
+limits and no_new_privs; and in `userns` mode disallows nested user namespaces and drops
+every capability. In `root` mode the program's process then takes the sandbox uid and
+gid, with no supplementary groups (the init stays root, out of the program's reach).
 
 Then it runs the program in `script` mode (stdin/stdout) or `serve` mode (answers calls
 on the descriptor named in argv[2], see session.py).
@@ -37,12 +35,15 @@ import sys
 
 CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
 CLONE_NEWUSER, CLONE_NEWPID = 0x10000000, 0x20000000
-MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
+CLONE_NEWIPC, CLONE_NEWUTS = 0x08000000, 0x04000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT = 1, 2, 4, 32
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+STAGE = "/tmp"  # where the run's root is assembled, in its own mount namespace
 MNT_DETACH, PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 2, 1, 4, 38
 SYS_MOUNT_SETATTR, AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = 442, -100, 0x8000, 1
 CAPABILITY_VERSION_3 = 0x20080522
 INSIDE_ID = 1000  # not 0: the program holds no capability, even after an execve
-SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc")
 
 
 def _frame(stream):
@@ -67,76 +68,32 @@ def _mount(libc, source, target, fstype, flags, data):
 
 
 def _die_with_parent(libc, parent):
-    """Have the kernel SIGKILL this process when the runner (`parent`) ends, and end now
-    if it has ended already. A change of uid clears this, so it is set again after one."""
+    """Have the kernel SIGKILL this process (the waiter) when the runner (`parent`)
+    ends, and end now if it has ended already."""
     libc.prctl(PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:
         os._exit(1)
 
 
-def _hidden_ancestor(path):
-    """The highest ancestor of `path` that others cannot traverse (e.g. /root), or None."""
-    parts = os.path.abspath(path).split(os.sep)[1:]
-    for depth in range(1, len(parts) + 1):
-        ancestor = os.sep + os.sep.join(parts[:depth])
-        if not os.stat(ancestor).st_mode & 0o001:
-            return ancestor
-    return None
-
-
-def _hide(libc, hidden, readable, rebind_readonly):
-    """An empty tmpfs over `hidden`, with the `readable` paths inside it bound back."""
-    inside = [keep for keep in readable if keep.startswith(hidden + os.sep)]
-    stages = []
-    for number, keep in enumerate(inside):
-        stage = f"/tmp/.rewardsmith-stage-{number}"
-        os.mkdir(stage)
-        _mount(libc, keep, stage, None, MS_BIND | MS_REC, None)
-        stages.append(stage)
-    _mount(libc, "tmpfs", hidden, "tmpfs", 0, "size=1m,mode=755")
-    for keep, stage in zip(inside, stages, strict=True):
-        os.makedirs(keep, exist_ok=True)
-        _mount(libc, stage, keep, None, MS_BIND | MS_REC, None)
-        if rebind_readonly:  # (in `userns` mode binds keep the tree's read-only flag)
-            _mount(libc, None, keep, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None)
-        libc.umount2(stage.encode(), MNT_DETACH)
-        os.rmdir(stage)
-
-
-def _hidden_dirs(settings):
-    """What to cover with an empty tmpfs: non-traversable directories holding the
-    interpreter, and in `userns` mode the directories named in the settings."""
-    found = []
-    for keep in settings["readable"]:
-        hidden = _hidden_ancestor(keep)
-        if hidden is not None and hidden != keep:
-            found.append(hidden)
-    for path in settings.get("hide", ()):
-        real = os.path.realpath(path)
-        if real == "/" or real in settings["readable"]:
-            continue  # (readable paths below a hidden one are bound back)
-        if any((system + "/").startswith(real + "/") for system in SYSTEM_DIRS):
-            continue  # e.g. a home of /usr: hiding it would hide the shared libraries
-        found.append(real)
-    return sorted(set(found), key=len)
-
-
-def _enter_namespaces(libc, control):
-    """Create the `userns` mode namespaces; return, in the child that is their init (PID
-    1), the descriptor on which it reports how the program ended.
+def _enter_namespaces(libc, control, userns):
+    """Create the run's mount, network, PID, IPC and UTS namespaces (and in `userns`
+    mode its user namespace); return, in the child that is their init (PID 1), the
+    descriptor on which it reports how the program ended.
 
     This process stays outside the new PID namespace. It waits for the init and ends as
     the program did; on SIGTERM (the runner's way to stop a run) it kills and reaps the
     init, which takes every process in the namespace with it.
     """
     uid, gid = os.getuid(), os.getgid()
-    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID) != 0:
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+    if libc.unshare(flags | CLONE_NEWUSER * userns) != 0:
         raise _failed("unshare")
-    for name, text in (
+    maps = (
         ("setgroups", "deny"),
         ("uid_map", f"{INSIDE_ID} {uid} 1\n"),
         ("gid_map", f"{INSIDE_ID} {gid} 1\n"),
-    ):
+    )
+    for name, text in maps if userns else ():
         with open(f"/proc/self/{name}", "w") as file:
             file.write(text)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # nor for this waiter
@@ -222,8 +179,9 @@ def _become_init(libc, report, control):
             os._exit(0)
 
 
-def _read_only_root(libc):
-    """Make every mount read-only, recursively; nested mounts cannot undo it."""
+def _read_only_tree(libc, top):
+    """Make every mount at or below `top` read-only, recursively; nested mounts cannot
+    undo it (needed in `userns` mode, where binds carry submounts that must be kept)."""
 
     class MountAttr(ctypes.Structure):
         _fields_ = [(name, ctypes.c_uint64) for name in ("set", "clr", "prop", "userns")]
@@ -231,9 +189,56 @@ def _read_only_root(libc):
     libc.syscall.restype = ctypes.c_long
     attr = MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
     if libc.syscall(
-        SYS_MOUNT_SETATTR, AT_FDCWD, b"/", AT_RECURSIVE, ctypes.byref(attr), ctypes.sizeof(attr)
+        SYS_MOUNT_SETATTR,
+        AT_FDCWD,
+        top.encode(),
+        AT_RECURSIVE,
+        ctypes.byref(attr),
+        ctypes.sizeof(attr),
     ):
-        raise _failed("mount_setattr / (Linux 5.12 or later)")
+        raise _failed("mount_setattr (Linux 5.12 or later)")
+
+
+def _bind(libc, source, target, userns):
+    """Bind `source` at `target` (made first, as a directory or an empty file), and in
+    `root` mode make the bind read-only (in `userns` mode `_read_only_tree` does)."""
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
+    _mount(libc, source, target, None, MS_BIND | MS_REC, None)
+    if not userns:
+        _mount(libc, None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None)
+
+
+def _build_tree(libc, plan, userns):
+    """Assemble the run's root at STAGE: a read-only tmpfs holding only the binds and
+    links of `plan` (see tree.py), empty /proc and /tmp mount points, and /var/tmp and
+    /dev/shm as links to /tmp."""
+    _mount(libc, "tmpfs", STAGE, "tmpfs", MS_NOSUID, "size=1m,mode=755")
+    for path in plan["binds"]:
+        _bind(libc, path, STAGE + path, userns)
+    for path, target in plan["links"]:
+        os.symlink(target, STAGE + path)
+    for path in ("/proc", "/tmp", "/var", "/dev"):
+        os.makedirs(STAGE + path, exist_ok=True)
+    for path in ("/var/tmp", "/dev/shm"):
+        os.symlink("/tmp", STAGE + path)
+    if userns:
+        _read_only_tree(libc, STAGE)
+    else:
+        _mount(libc, None, STAGE, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID, None)
+
+
+def _enter_tree(libc):
+    """Make STAGE the root and detach the host's, so nothing else of it is reachable."""
+    os.chdir(STAGE)
+    if libc.syscall(SYS_PIVOT_ROOT[os.uname().machine], b".", b".") != 0:
+        raise _failed("pivot_root")
+    if libc.umount2(b".", MNT_DETACH) != 0:  # the host's root, stacked under the new one
+        raise _failed("umount the host's root")
+    os.chdir("/")
 
 
 def _drop_capabilities(libc):
@@ -250,29 +255,21 @@ def _drop_capabilities(libc):
 def isolate(settings, control):
     """Isolate this process; return notes on protections that could not be set up."""
     libc = ctypes.CDLL(None, use_errno=True)
-    _die_with_parent(libc, settings["parent"])  # in `userns` mode: the waiter
+    _die_with_parent(libc, settings["parent"])  # the waiter, outside the run's namespaces
     userns = settings["mode"] == "userns"
     notes = []
-    if userns:
-        report = _enter_namespaces(libc, control)
-    elif libc.unshare(CLONE_NEWNS | CLONE_NEWNET) != 0:
-        raise _failed("unshare")
+    report = _enter_namespaces(libc, control, userns)  # from here on: the init
     _mount(libc, "none", "/", None, MS_REC | MS_PRIVATE, None)
-    if userns:
-        _read_only_root(libc)
+    _build_tree(libc, settings["tree"], userns)
     size = f"size={settings['limits']['tmpfs_mb']}m,mode=1777"
-    for target in ("/tmp", "/var/tmp", "/dev/shm"):
-        if os.path.isdir(target):
-            _mount(libc, "tmpfs", target, "tmpfs", 0, size)
-    if userns:
-        try:
-            _mount(libc, "proc", "/proc", "proc", 0, None)
-        except OSError:  # e.g. parts of the host's /proc are masked: show no process
-            _mount(libc, "tmpfs", "/proc", "tmpfs", 0, "size=1m,mode=555")
-            notes.append("no fresh /proc could be mounted: programs see an empty /proc")
-    for hidden in _hidden_dirs(settings):
-        if os.path.isdir(hidden):
-            _hide(libc, hidden, settings["readable"], rebind_readonly=not userns)
+    _mount(libc, "tmpfs", STAGE + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, size)
+    try:  # while the host's /proc is still visible (in `userns` mode the kernel wants it)
+        _mount(libc, "proc", STAGE + "/proc", "proc", MS_NOSUID | MS_NODEV, None)
+    except OSError:  # e.g. parts of the host's /proc are masked: show no process
+        _mount(libc, "tmpfs", STAGE + "/proc", "tmpfs", 0, "size=1m,mode=555")
+        notes.append("no fresh /proc could be mounted: programs see an empty /proc")
+    _enter_tree(libc)
+    libc.sethostname(b"sandbox", 7)  # the run's own UTS namespace: not the host's name
     if userns:
         try:
             with open("/proc/sys/user/max_user_namespaces", "w") as file:
@@ -298,15 +295,13 @@ def isolate(settings, control):
     if userns:
         _drop_capabilities(libc)
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    if not userns:
+    os.environ.clear()
+    os.environ.update({"PATH": "/usr/bin:/bin", "HOME": work, "LANG": "C.UTF-8"})
+    _become_init(libc, report, control)  # from here on: the program's process
+    if not userns:  # (the init stays root: the program can neither signal nor trace it)
         os.setgroups([])
         os.setgid(settings["uid"])
         os.setuid(settings["uid"])
-        _die_with_parent(libc, settings["parent"])
-    os.environ.clear()
-    os.environ.update({"PATH": "/usr/bin:/bin", "HOME": work, "LANG": "C.UTF-8"})
-    if userns:
-        _become_init(libc, report, control)
     return notes
 
 

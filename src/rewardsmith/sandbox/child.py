@@ -6,10 +6,8 @@ ends, a signal tied to the thread that started it."""
 
 from __future__ import annotations
 
-import contextlib
 import marshal
 import os
-import pwd
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 
 from rewardsmith.core.lifecycle import start_in_lasting_thread
 from rewardsmith.sandbox.limits import Limits
+from rewardsmith.sandbox.tree import tree_plan
 
 BOOTSTRAP_PATH = Path(__file__).with_name("bootstrap.py")
 # compiled once here, not in every child: the child's `-c` stub reads it as the first
@@ -45,19 +44,13 @@ def code_frame() -> bytes:
 
 def bootstrap_settings(limits: Limits, uid: int, mode: str) -> dict[str, Any]:
     """The second control frame: how the bootstrap isolates the child."""
-    settings = {"mode": mode, "uid": uid, "limits": limits.model_dump(), "parent": os.getpid()}
-    settings["readable"] = [os.path.realpath(sys.base_prefix)]
-    if mode == "userns":
-        settings["hide"] = _hidden_in_userns()
-    return settings
-
-
-def _hidden_in_userns() -> list[str]:
-    """The runner's home directories and /run: hidden from `userns` mode programs."""
-    homes = [os.environ.get("HOME", "")]
-    with contextlib.suppress(KeyError):
-        homes.append(pwd.getpwuid(os.geteuid()).pw_dir)
-    return sorted({path for path in (*homes, "/run") if path and os.path.isabs(path)})
+    return {
+        "mode": mode,
+        "uid": uid,
+        "limits": limits.model_dump(),
+        "parent": os.getpid(),
+        "tree": tree_plan(),
+    }
 
 
 def start_child(control: int, *more_fds: int) -> subprocess.Popen:

@@ -111,21 +111,19 @@ def warn_once(notes: list[str]) -> None:
 def _warn(notes: list[str]) -> None:
     groups = sorted(set(os.getgroups()) - {os.getgid()})
     weaker = [
-        "they run as this user (uid 1000 inside), not as a separate sandbox uid, so they "
-        "can read every file this user can read, except in /tmp, /var/tmp, /dev/shm, "
-        "/run and the home directory, which they see empty",
-        "they keep this user's supplementary groups for file access, which an "
-        "unprivileged user namespace cannot drop"
+        "they run as this user (uid 1000 inside), not as a separate sandbox uid, so a "
+        "kernel flaw that lets a program out of its namespaces leaves it with this "
+        "user's rights, and unprivileged user namespaces expose more of the kernel to it",
+        "they keep this user's supplementary groups for access to the files of their "
+        "read-only tree, which an unprivileged user namespace cannot drop"
         + (f" (now {', '.join(map(str, groups))})" if groups else ""),
-        "they can connect to the Unix sockets outside those directories that this user "
-        "may use (a network namespace covers only the network and abstract sockets)",
         *notes,
     ]
     warnings.warn(
         "rewardsmith sandbox: not running as root, so untrusted programs are isolated "
-        "with unprivileged user namespaces instead: no network, no writes outside their "
-        "own tmpfs, their own PID namespace and /proc, every process killed with the "
-        "run, RLIMIT_NPROC per run. Weaker than as root: "
+        "with unprivileged user namespaces instead: no network, only a minimal read-only "
+        "file tree and their own tmpfs, their own PID, IPC and UTS namespaces and /proc, "
+        "every process killed with the run, RLIMIT_NPROC per run. Weaker than as root: "
         + "; ".join(weaker)
         + ". For full isolation run as root, or else as a dedicated user without "
         "privileged groups whose files hold nothing secret; make this warning an error "

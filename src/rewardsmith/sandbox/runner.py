@@ -7,31 +7,31 @@ user namespaces (checked once by isolating a child for real); with neither, the 
 refuses to run (`available()` says why). Each layer below defends one thing:
 
 - a fresh network namespace (bootstrap.py, both modes): no network, not even loopback;
-- a private mount namespace with tmpfs on /tmp, /var/tmp, /dev/shm and over hidden
-  directories such as /root: nothing written survives the run, nothing private is seen.
-  In `userns` mode every mount is also made read-only (recursively, so that no mount
-  namespace made later can undo it), the user's home directory and /run (the user's
-  D-Bus and agent sockets) are hidden too, and a fresh /proc shows only the run's
-  processes (other processes of the same user could otherwise be read through /proc);
+- a private mount namespace whose root is the run's own file tree (tree.py): read-only
+  binds of the interpreter's and the system's libraries on an empty tmpfs, with the
+  host's root detached, so no host file (dataset, home, /work, /run, the host's /tmp) is
+  visible; the only writable place is a size-limited tmpfs on /tmp; nothing written
+  survives the run. In `userns` mode the binds are made read-only recursively;
+- PID, IPC and UTS namespaces per run (both modes): a fresh /proc shows only the run's
+  processes, SysV and POSIX IPC objects vanish with the run, the host name is not seen;
 - `root`: an unprivileged uid per concurrent run (claimed with a lock file), no groups
   and no_new_privs: the host's files are read-only to it and private ones unreadable,
   and RLIMIT_NPROC bounds fork bombs (root ignores that limit, so the uid matters).
   `userns`: the runner's own uid (1000 inside the namespace), every capability dropped,
-  no nested user namespaces, no_new_privs. WEAKER: the program can read every file the
-  runner's user can read, except in the hidden directories, keeps the user's
-  supplementary groups (an unprivileged user namespace cannot drop them), and can
-  connect to Unix sockets outside the hidden directories that the user may use.
+  no nested user namespaces, no_new_privs. WEAKER: the program runs as the runner's
+  user, so a kernel flaw that lets it out of its namespaces leaves it with that user's
+  rights, and it keeps the user's supplementary groups for the files of its tree (an
+  unprivileged user namespace cannot drop them).
   RLIMIT_NPROC still bounds fork bombs: since Linux 5.14 it counts the processes of the
   uid inside the run's own user namespace, i.e. of this run only;
 - RLIMIT_AS / CPU / NOFILE / FSIZE: memory bombs, busy loops, descriptor and disk
   exhaustion; a wall-clock deadline kills sleepers and signal-ignorers;
 - an empty environment: the parent's variables (tokens, keys) are not inherited;
 - nothing started by the program outlives its run, even if it daemonised or started a
-  new session: in `root` mode every process of the run's uid is killed after the run;
-  in `userns` mode the run has its own PID namespace, whose init (PID 1, beside the
+  new session: the run has its own PID namespace, whose init (PID 1, beside the
   program's PID 2) ends with the program or when the run is stopped, and the kernel
-  then kills every process in the namespace (killing by uid would kill the user's own
-  processes);
+  then kills every process in the namespace; in `root` mode every process of the run's
+  uid is killed after the run too;
 - output is read up to a cap and the child is killed past it;
 - verdicts never come from the program: stdout is compared by the caller, and in
   `serve` mode the program only answers calls with literal values that the caller
@@ -40,9 +40,10 @@ refuses to run (`available()` says why). Each layer below defends one thing:
   nothing.
 
 The work is split by job: limits.py (the limits), isolation.py (choosing the mode),
-uids.py (sandbox uids in `root` mode), child.py (starting a child and its control
-channel), workers.py (isolated children kept warm), script.py (`run`) and session.py
-(`Session`, `serve` mode). This module is their public API.
+tree.py (the file tree a program sees), uids.py (sandbox uids in `root` mode), child.py
+(starting a child and its control channel), workers.py (isolated children kept warm),
+script.py (`run`) and session.py (`Session`, `serve` mode). This module is their public
+API.
 """
 
 from rewardsmith.sandbox.isolation import (

@@ -59,16 +59,11 @@ class Worker:
             self.control = -1
 
     def kill(self) -> None:
-        """Stop the child and everything it started.
-
-        `root`: SIGKILL (the rest of the uid is killed in `finish`). `userns`: SIGTERM
-        to the waiter outside the namespace, which kills and reaps the namespace's init
-        (the kernel then kills every process in it); SIGKILL only if that hangs, as the
-        init would then be left to a reaper that may never reap it.
+        """Stop the child and everything it started: SIGTERM to the waiter outside the
+        run's PID namespace, which kills and reaps the namespace's init (the kernel then
+        kills every process in it); SIGKILL only if that hangs, as the init would then be
+        left to a reaper that may never reap it.
         """
-        if self.mode == "root":
-            self.process.kill()
-            return
         with contextlib.suppress(ProcessLookupError):
             self.process.send_signal(signal.SIGTERM)
         try:
