@@ -1,6 +1,8 @@
 """An outer guard for the bomb tests: the test process and everything it starts are put
 in a cgroup with a process and a memory ceiling, so that a broken sandbox limit fails a
-test instead of taking the machine down."""
+test instead of taking the machine down. After every test, no cgroup of a run this test
+process started may be left (a run's cgroup is removed only once no process is in it);
+other rewardsmith processes on the host and their runs are not looked at."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from rewardsmith.sandbox import cgroup
 from rewardsmith.sandbox.runner import close_pools
 
 CGROUPS = Path("/sys/fs/cgroup")
@@ -47,6 +50,27 @@ def _guarded() -> Iterator[None]:
             (home / "cgroup.procs").write_text(str(os.getpid()))
             with contextlib.suppress(OSError):
                 guard.rmdir()
+
+
+def run_cgroups_left() -> list[Path]:
+    """The cgroups of runs started by this process that still exist (also inside a
+    guard)."""
+    if cgroup.decided()[1]:
+        return []
+    runs = f"{cgroup.PREFIX}-{os.getpid()}-*"
+    return sorted(
+        path
+        for home in cgroup.own_groups().values()
+        for pattern in (runs, f"rewardsmith-test-guard-{os.getpid()}-*/{runs}")
+        for path in home.glob(pattern)
+    )
+
+
+@pytest.fixture(autouse=True)
+def no_run_left() -> Iterator[None]:
+    yield
+    close_pools()  # the warm workers waiting for programs; then no run may remain
+    assert run_cgroups_left() == []
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import subprocess
 import threading
 from typing import Literal
 
+from rewardsmith.sandbox import cgroup
 from rewardsmith.sandbox.child import bootstrap_settings, code_frame, frame, start_child
 from rewardsmith.sandbox.isolation import available, decided_mode, mode, warn_once
 from rewardsmith.sandbox.limits import Limits
@@ -38,9 +39,16 @@ class Worker:
     def _spawn(self, limits: Limits, uid: int) -> None:
         control_read, self.control = os.pipe()
         self.responses, response_write = os.pipe()
+        self.cgroup = cgroup.run_cgroup(limits)
         self.process = start_child(control_read, response_write)
         os.close(control_read)
         os.close(response_write)
+        try:  # before the bootstrap is sent: nothing of the run is ever outside it
+            self.cgroup.join(self.process.pid)
+        except OSError:
+            self.process.kill()
+            self.cgroup.remove()
+            raise
         os.write(self.control, code_frame() + frame(bootstrap_settings(limits, uid, self.mode)))
 
     def alive(self) -> bool:
@@ -72,9 +80,11 @@ class Worker:
             self.process.kill()
 
     def finish(self) -> None:
-        """Kill the child and everything it started, and give its uid back."""
+        """Kill the child and everything it started, remove its cgroup, and give its uid
+        back."""
         self.kill()
         self.process.wait()
+        self.cgroup.remove()
         for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
@@ -138,6 +148,7 @@ def warm_worker(limits: Limits) -> Worker:
         raise RuntimeError(f"the sandbox cannot run here: {why}")
     if found == "userns":
         warn_once(notes)
+    cgroup.warn_once()
     with _POOLS_LOCK:
         if limits not in _POOLS:
             _POOLS[limits] = _WarmPool(limits, WARM_WORKERS)

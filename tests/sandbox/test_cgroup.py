@@ -1,0 +1,106 @@
+"""Whole-run limits: each run's processes share one cgroup, whose memory and process
+limits bound the run as a whole, and which is gone after the run."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from rewardsmith.core.pipeline import Reward
+from rewardsmith.sandbox import cgroup
+from rewardsmith.sandbox.runner import Limits, available, run
+from rewardsmith.sandbox.workers import warm_worker
+
+pytestmark = [
+    pytest.mark.skipif(bool(available()), reason=available() or "sandbox available"),
+    pytest.mark.skipif(bool(cgroup.decided()[1]), reason=cgroup.decided()[1] or "cgroups"),
+]
+
+# four children each hold 150 MB (under the 512 MB each may map), then say so; the
+# parent prints "held" if all four hold theirs at the same time (the kernel may kill one
+# that had said so already to let another one allocate)
+FOUR_CHILDREN = """
+import os, time
+ready, say = os.pipe()
+children = []
+for _ in range(4):
+    child = os.fork()
+    if child == 0:
+        os.close(ready)
+        block = b"x" * (150 << 20)
+        os.write(say, b"1")
+        time.sleep(30)
+        os._exit(0)
+    children.append(child)
+os.close(say)
+count = 0
+while count < 4 and os.read(ready, 1):
+    count += 1
+time.sleep(0.2)
+alive = [os.waitpid(child, os.WNOHANG)[0] == 0 for child in children]
+print("held" if count == 4 and all(alive) else "not held", flush=True)
+"""
+
+
+def read(directory: Path, name: str) -> str:
+    return (directory / name).read_text().strip()
+
+
+def test_a_run_is_in_its_own_cgroup_with_its_limits_and_it_is_removed():
+    worker = warm_worker(Limits(memory_mb=256, processes=8))
+    directories = list(worker.cgroup.directories)
+    try:
+        assert len(directories) == (1 if cgroup.decided()[0] == "v2" else 2)
+        limits = {
+            name: read(d, name)
+            for d in directories
+            for name in ("pids.max", "memory.max", "memory.limit_in_bytes")
+            if (d / name).exists()
+        }
+        assert limits["pids.max"] == str(8 + cgroup.HELPERS)
+        assert limits.get("memory.max", limits.get("memory.limit_in_bytes")) == str(256 << 20)
+        for directory in directories:
+            assert str(worker.process.pid) in read(directory, "cgroup.procs").split()
+    finally:
+        worker.finish()
+    assert [d for d in directories if d.exists()] == []
+
+
+def test_memory_is_bounded_for_the_run_as_a_whole(outer_guard):
+    each_fits = Limits(memory_mb=1024, wall_seconds=5)
+    assert run(FOUR_CHILDREN, limits=each_fits).stdout == b"held\n"  # 600 MB in all
+    result = run(FOUR_CHILDREN, limits=Limits(memory_mb=512, wall_seconds=5))
+    assert result.stdout != b"held\n"  # 150 MB each is under 512, 600 MB is over
+
+
+def test_a_reward_is_zero_when_the_run_as_a_whole_is_over_its_memory(outer_guard):
+    reference = {"tests": [{"input": "", "output": "held"}]}
+    spec = {"type": "code", "limits": {"memory_mb": 512, "wall_seconds": 5}}
+    with Reward.from_spec(spec) as reward:
+        [score] = reward.score([{"completion": FOUR_CHILDREN, "reference": reference}])
+    assert score.value == 0.0 and score.ok
+
+
+def test_a_fork_bomb_never_exceeds_the_runs_pids_max(outer_guard):
+    bomb = (
+        "import os, time\n"
+        "while True:\n"
+        "    try:\n"
+        "        if os.fork() == 0:\n"
+        "            time.sleep(60)\n"
+        "    except OSError:\n"
+        "        time.sleep(0.01)\n"
+    )
+    worker = warm_worker(Limits(processes=16, wall_seconds=5))
+    [pids] = [d for d in worker.cgroup.directories if (d / "pids.max").exists()]
+    try:
+        worker.start(bomb, "script")
+        deadline, peak = time.monotonic() + 1.5, 0
+        while time.monotonic() < deadline:
+            peak = max(peak, int(read(pids, "pids.current")))
+    finally:
+        worker.finish()
+    assert 16 <= peak <= 16 + cgroup.HELPERS
+    assert not pids.exists()
