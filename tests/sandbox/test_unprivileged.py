@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -31,7 +32,7 @@ SITE_PACKAGES = Path(sysconfig.get_paths()["purelib"])  # built for this Python 
 PYTHON = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
 NOBODY = 65534
 SECRET = "hunter2-rewardsmith-token"
-MARKER = "rs-daemon-mark"
+MARKER = f"rs-mark-{secrets.token_hex(3)}"  # this test run's own, as other runs may be on
 
 
 def _traversable(path: Path) -> bool:
@@ -51,15 +52,19 @@ def _why_not() -> str:
 pytestmark = pytest.mark.skipif(bool(_why_not()), reason=_why_not() or "can run")
 
 
-def nobody_processes() -> set[int]:
-    """Processes of `nobody` on the host, zombies included: an orphaned init of a run
-    would be left to a reaper that may never reap it (this machine's PID 1 does not)."""
+def driver_processes(name: str) -> set[int]:
+    """Processes of `nobody` on the host named `name` (the alias of the interpreter one
+    driver runs, so its runs' processes, not those of other tests on the host), zombies
+    included: an orphaned init of a run would be left to a reaper that may never reap
+    it (this machine's PID 1 does not)."""
     found = set()
     for entry in os.scandir("/proc"):
         try:
-            if entry.name.isdigit() and entry.stat().st_uid == NOBODY:
+            if not entry.name.isdigit() or entry.stat().st_uid != NOBODY:
+                continue
+            if Path(entry.path, "comm").read_text().strip() == name:
                 found.add(int(entry.name))
-        except FileNotFoundError:
+        except OSError:
             continue
     return found
 
@@ -86,24 +91,28 @@ def drive(
         "HOME": str(home or "/nonexistent"),
         "REWARDSMITH_SECRET_TOKEN": SECRET,
     }
-    before = nobody_processes()
-    done = subprocess.run(
-        [
-            "setpriv",
-            f"--reuid={NOBODY}",
-            f"--regid={NOBODY}",
-            "--clear-groups",
-            python,
-            "-P",
-            DRIVER,
-        ],
-        input=json.dumps({"cases": cases, **request}),
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd="/",
-        timeout=120,
-    )
+    name = f"rs-{secrets.token_hex(4)}"  # the command name of every process it starts
+    with tempfile.TemporaryDirectory(prefix=".userns-python-", dir=HERE) as folder:
+        Path(folder).chmod(0o755)
+        alias = Path(folder, name)
+        alias.symlink_to(python)
+        done = subprocess.run(
+            [
+                "setpriv",
+                f"--reuid={NOBODY}",
+                f"--regid={NOBODY}",
+                "--clear-groups",
+                alias,
+                "-P",
+                DRIVER,
+            ],
+            input=json.dumps({"cases": cases, **request}),
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd="/",
+            timeout=120,
+        )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["euid"] == NOBODY
@@ -112,7 +121,7 @@ def drive(
         warned = [] if request.get("refuse_weaker") else ["WeakerIsolationWarning"]
         categories = [w["category"] for w in report["warnings"]]
         assert [c for c in categories if c == "WeakerIsolationWarning"] == warned
-    assert nobody_processes() - before == set()  # nothing of the runs outlives the driver
+    assert driver_processes(name) == set()  # nothing of the runs outlives the driver
     assert marked_processes() == []
     return report
 
