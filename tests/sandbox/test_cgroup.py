@@ -4,6 +4,7 @@ limits bound the run as a whole, and which is gone after the run."""
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,8 @@ from rewardsmith.sandbox import cgroup
 from rewardsmith.sandbox.runner import Limits, available, run
 from rewardsmith.sandbox.workers import warm_worker
 
-pytestmark = [
-    pytest.mark.skipif(bool(available()), reason=available() or "sandbox available"),
-    pytest.mark.skipif(bool(cgroup.decided()[1]), reason=cgroup.decided()[1] or "cgroups"),
-]
+pytestmark = pytest.mark.skipif(bool(available()), reason=available() or "sandbox available")
+needs_cgroups = pytest.mark.skipif(bool(cgroup.decided()[1]), reason=cgroup.decided()[1] or "")
 
 # four children each hold 150 MB (under the 512 MB each may map), then say so; the
 # parent prints "held" if all four hold theirs at the same time (the kernel may kill one
@@ -48,6 +47,7 @@ def read(directory: Path, name: str) -> str:
     return (directory / name).read_text().strip()
 
 
+@needs_cgroups
 def test_a_run_is_in_its_own_cgroup_with_its_limits_and_it_is_removed():
     worker = warm_worker(Limits(memory_mb=256, processes=8))
     directories = list(worker.cgroup.directories)
@@ -68,6 +68,7 @@ def test_a_run_is_in_its_own_cgroup_with_its_limits_and_it_is_removed():
     assert [d for d in directories if d.exists()] == []
 
 
+@needs_cgroups
 def test_memory_is_bounded_for_the_run_as_a_whole(outer_guard):
     each_fits = Limits(memory_mb=1024, wall_seconds=5)
     assert run(FOUR_CHILDREN, limits=each_fits).stdout == b"held\n"  # 600 MB in all
@@ -75,6 +76,7 @@ def test_memory_is_bounded_for_the_run_as_a_whole(outer_guard):
     assert result.stdout != b"held\n"  # 150 MB each is under 512, 600 MB is over
 
 
+@needs_cgroups
 def test_a_reward_is_zero_when_the_run_as_a_whole_is_over_its_memory(outer_guard):
     reference = {"tests": [{"input": "", "output": "held"}]}
     spec = {"type": "code", "limits": {"memory_mb": 512, "wall_seconds": 5}}
@@ -83,6 +85,7 @@ def test_a_reward_is_zero_when_the_run_as_a_whole_is_over_its_memory(outer_guard
     assert score.value == 0.0 and score.ok
 
 
+@needs_cgroups
 def test_a_fork_bomb_never_exceeds_the_runs_pids_max(outer_guard):
     bomb = (
         "import os, time\n"
@@ -104,3 +107,19 @@ def test_a_fork_bomb_never_exceeds_the_runs_pids_max(outer_guard):
         worker.finish()
     assert 16 <= peak <= 16 + cgroup.HELPERS
     assert not pids.exists()
+
+
+def test_without_cgroups_runs_keep_per_process_limits_and_it_is_said_once(monkeypatch, tmp_path):
+    monkeypatch.setattr(cgroup, "CGROUP_ROOT", tmp_path / "no-cgroups")  # nothing writable
+    monkeypatch.setattr(cgroup, "_DECIDED", None)
+    monkeypatch.setattr(cgroup, "_WARNED", False)
+    limits = Limits(memory_mb=128, wall_seconds=5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = run("print(len(bytearray(64 << 20)))", limits=limits)
+        second = run("bytearray(256 << 20)", limits=limits)  # over RLIMIT_AS
+    assert first.stdout == b"67108864\n"
+    assert second.exit_code != 0 and b"MemoryError" in second.stderr
+    [warning] = [w for w in caught if w.category is cgroup.NoCgroupWarning]
+    assert "per process only" in str(warning.message)
+    assert cgroup.run_cgroup(limits).directories == []

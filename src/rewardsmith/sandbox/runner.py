@@ -26,6 +26,9 @@ refuses to run (`available()` says why). Each layer below defends one thing:
   uid inside the run's own user namespace, i.e. of this run only;
 - RLIMIT_AS / CPU / NOFILE / FSIZE: memory bombs, busy loops, descriptor and disk
   exhaustion; a wall-clock deadline kills sleepers and signal-ignorers;
+- a cgroup per run (cgroup.py) bounds the memory and the processes of the run as a
+  whole, not per process; where none can be made, a `NoCgroupWarning` says so once and
+  only the per-process limits above apply;
 - an empty environment: the parent's variables (tokens, keys) are not inherited;
 - nothing started by the program outlives its run, even if it daemonised or started a
   new session: the run has its own PID namespace, whose init (PID 1, beside the
@@ -39,13 +42,14 @@ refuses to run (`available()` says why). Each layer below defends one thing:
   `sys.exit(0)`, patched builtins or objects whose `__eq__` always says True count for
   nothing.
 
-The work is split by job: limits.py (the limits), isolation.py (choosing the mode),
-tree.py (the file tree a program sees), uids.py (sandbox uids in `root` mode), child.py
-(starting a child and its control channel), workers.py (isolated children kept warm),
-script.py (`run`) and session.py (`Session`, `serve` mode). This module is their public
-API.
+The work is split by job: limits.py (the limits), cgroup.py (whole-run limits),
+isolation.py (choosing the mode), tree.py (the file tree a program sees), uids.py
+(sandbox uids in `root` mode), child.py (starting a child and its control channel),
+workers.py (isolated children kept warm), script.py (`run`) and session.py (`Session`,
+`serve` mode). This module is their public API.
 """
 
+from rewardsmith.sandbox.cgroup import NoCgroupWarning
 from rewardsmith.sandbox.isolation import (
     SCRATCH_DIRS,
     WeakerIsolationWarning,
@@ -62,6 +66,7 @@ __all__ = [
     "SCRATCH_DIRS",
     "CallFailed",
     "Limits",
+    "NoCgroupWarning",
     "RunResult",
     "Session",
     "WeakerIsolationWarning",
