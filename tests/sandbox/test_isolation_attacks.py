@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from rewardsmith import Reward
-from rewardsmith.sandbox.runner import available, close_pools, mode, run
+from rewardsmith.sandbox.runner import Limits, available, close_pools, mode, run
 from tests.sandbox.test_unprivileged import _why_not, drive
 
 HERE = Path(__file__).resolve().parent
@@ -47,6 +47,36 @@ def outputs(how: str, programs: list[str]) -> list[str]:
     report = drive([{"kind": "run", "program": program} for program in programs])
     assert [r["exit_code"] for r in report["results"]] == [0] * len(programs), report
     return [r["stdout"] for r in report["results"]]
+
+
+EXIT_CODES = {
+    "import sys\nprint('out')\nsys.exit(3)": 3,
+    "raise ValueError": 1,
+    "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\nprint('alive')": 0,
+    "import os, signal\nos.kill(0, signal.SIGTERM)\nprint('alive')": 0,
+    "import os\nos.abort()": -11,  # SIGABRT ignored, then abort() faults
+    "import ctypes\nctypes.string_at(0)": -11,
+    "while True: pass": -9,  # RLIMIT_CPU
+}
+
+
+@pytest.mark.parametrize("how", MODES)
+def test_the_program_is_its_namespaces_init_with_the_same_exit_codes_in_both_modes(how):
+    """As under nsjail, or Docker without --init: like any init, the program ignores the
+    signals it sends itself, or its own process group, without a handler; faults and
+    limits end it as usual, and nothing outside its namespace can be signalled."""
+    limits = {"cpu_seconds": 1, "wall_seconds": 5}
+    if how == "root":
+        results = [run(program, limits=Limits(**limits)) for program in EXIT_CODES]
+        codes = [result.exit_code for result in results]
+        printed = [result.stdout.decode() for result in results]
+    else:
+        cases = [{"kind": "run", "program": p, "limits": limits} for p in EXIT_CODES]
+        report = drive(cases)["results"]
+        codes = [result["exit_code"] for result in report]
+        printed = [result["stdout"] for result in report]
+    assert codes == list(EXIT_CODES.values())
+    assert printed[2:4] == ["alive\n"] * 2
 
 
 def _visible(path: Path) -> bool:
@@ -110,7 +140,7 @@ def test_proc_shows_only_the_run(how):
         f"print(read('/proc/{os.getpid()}/cmdline'), os.uname().nodename)\n"
     )
     processes, cmdline = outputs(how, [program])[0].splitlines()
-    assert processes == "['1', '2'] 2"  # the run's init and the program, nothing else
+    assert processes == "['1'] 1"  # the program, the run's init, and nothing else
     assert cmdline == "FileNotFoundError sandbox"  # not this test's command line
 
 
@@ -176,8 +206,8 @@ def test_a_leftover_process_does_not_survive_its_run(how):
     )
     look = "import os\nprint(sorted(p for p in os.listdir('/proc') if p.isdigit()))\n"
     started, later = outputs(how, [daemon, look])
-    assert started == "3\n"  # the init, the program and its daemon
-    assert later == "['1', '2']\n"
+    assert started == "2\n"  # the program and its daemon
+    assert later == "['1']\n"
     for entry in Path("/proc").iterdir():
         try:
             assert not (entry.name.isdigit() and (entry / "comm").read_text().strip() == marker)

@@ -3,31 +3,31 @@
 The runner compiles this file once and sends it, marshalled, as the first frame on the
 control descriptor (argv[1]) to a `python -I -S -c` stub that runs it with `control`
 (that descriptor, opened) defined. Standard library only, and few imports (`_signal`,
-not `signal`, which pulls in `enum`): every millisecond here is paid once per sample,
-which is also why it is not compiled in every child. It reads its settings from the
-next frame and, before the program arrives on the same descriptor (a warm worker waits
-here), isolates itself in one of two modes (see runner.py):
+not `signal`, which pulls in `enum`; `_ctypes`, not `ctypes`, ~3 ms): every millisecond
+here is paid once per sample, which is also why it is not compiled in every child. It
+reads its settings from the next frame and, before the program arrives on the same
+descriptor (a warm worker waits here), isolates itself in one of two modes (see
+runner.py):
 
 In both modes this process creates new mount, network (no interfaces but a down
 loopback: no network at all), PID, IPC and UTS namespaces, plus in `userns` mode (not
 root) a user namespace with the runner's uid and gid mapped to 1000 inside. It stays
 outside the new PID namespace and only waits; its child, the namespace's init (PID 1),
-isolates the namespaces and forks the process that runs the program (PID 2), then only
-reaps, and reports how the program ended. When the program ends or the run is stopped,
-the init ends and the kernel kills everything the program started. The init builds the
-run's file tree (the read-only binds planned by tree.py on an empty tmpfs, a fresh
-size-limited tmpfs on /tmp, the only writable place, and a fresh /proc showing only the
-namespace's processes), makes it the root and detaches the host's; sets the resource
-limits and no_new_privs; and in `userns` mode disallows nested user namespaces and drops
-every capability. In `root` mode the program's process then takes the sandbox uid and
-gid, with no supplementary groups (the init stays root, out of the program's reach).
+isolates itself and becomes the program. When the program ends or the run is stopped,
+the kernel kills everything the program started (a PID namespace ends with its init).
+The child builds the run's file tree (the read-only binds planned by tree.py on an empty
+tmpfs, a fresh size-limited tmpfs on /tmp, the only writable place, and a fresh /proc
+showing only the namespace's processes), makes it the root and detaches the host's;
+sets the resource limits and no_new_privs; and in `userns` mode disallows nested user
+namespaces and drops every capability. In `root` mode it then takes the sandbox uid and
+gid, with no supplementary groups.
 
 Then it runs the program in `script` mode (stdin/stdout) or `serve` mode (answers calls
 on the descriptor named in argv[2], see session.py).
 """
 
+import _ctypes
 import _signal
-import ctypes
 import marshal
 import os
 import resource
@@ -54,8 +54,33 @@ def _frame(stream):
     return marshal.loads(stream.read(int.from_bytes(header, "little")))
 
 
+class _Int(_ctypes._SimpleCData):
+    _type_ = "i"
+
+
+class _Long(_ctypes._SimpleCData):
+    _type_ = "l"
+
+
+class _Libc:
+    """The C library's functions, called through `_ctypes` (as `ctypes.CDLL(None,
+    use_errno=True)` would, without importing `ctypes`). `syscall` returns a long,
+    every other function an int; arguments are ints, bytes (as pointers) or None."""
+
+    _handle = _ctypes.dlopen(None, os.RTLD_NOW)
+
+    def __getattr__(self, name):
+        class Function(_ctypes.CFuncPtr):
+            _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+            _restype_ = _Long if name == "syscall" else _Int
+
+        function = Function((name, self))
+        setattr(self, name, function)
+        return function
+
+
 def _failed(what):
-    number = ctypes.get_errno()
+    number = _ctypes.get_errno()
     return OSError(number, f"{what}: {os.strerror(number)}")
 
 
@@ -75,18 +100,26 @@ def _die_with_parent(libc, parent):
         os._exit(1)
 
 
-def _enter_namespaces(libc, control, userns):
-    """Create the run's mount, network, PID, IPC and UTS namespaces (and in `userns`
-    mode its user namespace); return, in the child that is their init (PID 1), the
-    descriptor on which it reports how the program ended.
+def _enter_namespaces(libc, control, layers, userns):
+    """Create the run's mount namespace and those of `layers` (network, PID, IPC, UTS),
+    and in `userns` mode its user namespace; return in the child, the PID namespace's
+    init (PID 1), which goes on to become the program.
 
-    This process stays outside the new PID namespace. It waits for the init and ends as
-    the program did; on SIGTERM (the runner's way to stop a run) it kills and reaps the
-    init, which takes every process in the namespace with it.
+    This process stays outside the new PID namespace. It waits for the child and ends as
+    it did; on SIGTERM (the runner's way to stop a run) it kills the child, and the
+    kernel then kills every process in the namespace. The program being the init, it
+    ignores signals from inside the namespace that it has no handler for.
     """
     uid, gid = os.getuid(), os.getgid()
-    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
-    if libc.unshare(flags | CLONE_NEWUSER * userns) != 0:
+    flags = CLONE_NEWNS | CLONE_NEWUSER * userns
+    for layer, flag in (
+        ("network", CLONE_NEWNET),
+        ("pid", CLONE_NEWPID),
+        ("ipc", CLONE_NEWIPC),
+        ("uts", CLONE_NEWUTS),
+    ):
+        flags |= flag * (layer in layers)
+    if libc.unshare(flags) != 0:
         raise _failed("unshare")
     maps = (
         ("setgroups", "deny"),
@@ -97,13 +130,11 @@ def _enter_namespaces(libc, control, userns):
         with open(f"/proc/self/{name}", "w") as file:
             file.write(text)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # nor for this waiter
-    alive, keep_alive = os.pipe()  # the init reads end-of-file once this process is gone
-    report_read, report = os.pipe()
+    alive, keep_alive = os.pipe()  # the child reads end-of-file once this process is gone
     _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGTERM})
-    init = os.fork()
-    if init == 0:
+    child = os.fork()
+    if child == 0:
         os.close(keep_alive)
-        os.close(report_read)
         libc.prctl(PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)
         os.set_blocking(alive, False)
         try:  # the parent may have died before the line above: then stop here
@@ -113,10 +144,10 @@ def _enter_namespaces(libc, control, userns):
             pass
         os.close(alive)
         _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGTERM})
-        return report
+        os.setsid()  # nor can the program signal the waiter through its process group
+        return
     os.close(alive)
-    os.close(report)
-    _wait_for(init, report_read, control)
+    _wait_for(child, control)
 
 
 def _release(control):
@@ -129,9 +160,9 @@ def _release(control):
         os.close(int(sys.argv[2]))
 
 
-def _wait_for(init, report, control):
-    """The waiter: wait for the namespace's init, then end as the program did."""
-    pidfd = os.pidfd_open(init)  # signals through it never reach a reused pid
+def _wait_for(child, control):
+    """The waiter: wait for the child, then end as it did."""
+    pidfd = os.pidfd_open(child)  # signals through it never reach a reused pid
 
     def stop(*_):
         try:
@@ -142,10 +173,7 @@ def _wait_for(init, report, control):
     _signal.signal(_signal.SIGTERM, stop)
     _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGTERM})
     _release(control)
-    status = os.waitpid(init, 0)[1]
-    reported = os.read(report, 4)  # nothing if the init was killed
-    if len(reported) == 4:
-        status = int.from_bytes(reported, "little")
+    status = os.waitpid(child, 0)[1]
     if os.WIFSIGNALED(status):  # end the same way, so the runner sees the same code
         number = os.WTERMSIG(status)
         if number != _signal.SIGKILL:
@@ -155,47 +183,13 @@ def _wait_for(init, report, control):
     os._exit(os.waitstatus_to_exitcode(status))
 
 
-def _become_init(libc, report, control):
-    """Fork the program's process; in this one, stay as the namespace's init.
-
-    The init reaps orphans and, once the program's process has ended, reports its wait
-    status and exits, and the kernel kills what is left in the namespace. The program
-    is not the init itself, so that signals it sends itself act as anywhere else (an
-    init ignores those it has no handler for).
-    """
-    # before the fork, so the program can never ptrace the init; the program stays
-    # undumpable too, as in `root` mode (where changing uid makes it so)
-    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    program = os.fork()
-    if program == 0:
-        os.close(report)
-        return
-    _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
-    _release(control)
-    while True:
-        pid, status = os.wait()
-        if pid == program:
-            os.write(report, status.to_bytes(4, "little"))
-            os._exit(0)
-
-
 def _read_only_tree(libc, top):
     """Make every mount at or below `top` read-only, recursively; nested mounts cannot
     undo it (needed in `userns` mode, where binds carry submounts that must be kept)."""
 
-    class MountAttr(ctypes.Structure):
-        _fields_ = [(name, ctypes.c_uint64) for name in ("set", "clr", "prop", "userns")]
-
-    libc.syscall.restype = ctypes.c_long
-    attr = MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
-    if libc.syscall(
-        SYS_MOUNT_SETATTR,
-        AT_FDCWD,
-        top.encode(),
-        AT_RECURSIVE,
-        ctypes.byref(attr),
-        ctypes.sizeof(attr),
-    ):
+    # struct mount_attr: four 64-bit fields (attr_set, attr_clr, propagation, userns_fd)
+    attr = MOUNT_ATTR_RDONLY.to_bytes(8, sys.byteorder) + bytes(24)
+    if libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, top.encode(), AT_RECURSIVE, attr, len(attr)):
         raise _failed("mount_setattr (Linux 5.12 or later)")
 
 
@@ -231,6 +225,16 @@ def _build_tree(libc, plan, userns):
         _mount(libc, None, STAGE, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID, None)
 
 
+def _mount_proc(libc, target, notes):
+    """A fresh /proc at `target`, showing only the run's processes (mounted while the
+    host's /proc is still visible: in `userns` mode the kernel wants it)."""
+    try:
+        _mount(libc, "proc", target, "proc", MS_NOSUID | MS_NODEV, None)
+    except OSError:  # e.g. parts of the host's /proc are masked: show no process
+        _mount(libc, "tmpfs", target, "tmpfs", 0, "size=1m,mode=555")
+        notes.append("no fresh /proc could be mounted: programs see an empty /proc")
+
+
 def _enter_tree(libc):
     """Make STAGE the root and detach the host's, so nothing else of it is reachable."""
     os.chdir(STAGE)
@@ -242,34 +246,33 @@ def _enter_tree(libc):
 
 
 def _drop_capabilities(libc):
-    class Header(ctypes.Structure):
-        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-    class Data(ctypes.Structure):
-        _fields_ = [(name, ctypes.c_uint32) for name in ("effective", "permitted", "inherit")]
-
-    if libc.capset(ctypes.byref(Header(CAPABILITY_VERSION_3, 0)), (Data * 2)()) != 0:
+    # the header: version and pid (0: this thread); then two all-zero sets of
+    # (effective, permitted, inheritable) 32-bit masks
+    header = CAPABILITY_VERSION_3.to_bytes(4, sys.byteorder) + bytes(4)
+    if libc.capset(header, bytes(24)) != 0:
         raise _failed("capset")
 
 
 def isolate(settings, control):
     """Isolate this process; return notes on protections that could not be set up."""
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = _Libc()
     _die_with_parent(libc, settings["parent"])  # the waiter, outside the run's namespaces
     userns = settings["mode"] == "userns"
+    layers = settings["layers"]
     notes = []
-    report = _enter_namespaces(libc, control, userns)  # from here on: the init
+    _enter_namespaces(libc, control, layers, userns)  # from here on: the run's PID 1
     _mount(libc, "none", "/", None, MS_REC | MS_PRIVATE, None)
-    _build_tree(libc, settings["tree"], userns)
+    root = STAGE if "tree" in layers else ""
+    if root:
+        _build_tree(libc, settings["tree"], userns)
     size = f"size={settings['limits']['tmpfs_mb']}m,mode=1777"
-    _mount(libc, "tmpfs", STAGE + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, size)
-    try:  # while the host's /proc is still visible (in `userns` mode the kernel wants it)
-        _mount(libc, "proc", STAGE + "/proc", "proc", MS_NOSUID | MS_NODEV, None)
-    except OSError:  # e.g. parts of the host's /proc are masked: show no process
-        _mount(libc, "tmpfs", STAGE + "/proc", "tmpfs", 0, "size=1m,mode=555")
-        notes.append("no fresh /proc could be mounted: programs see an empty /proc")
-    _enter_tree(libc)
-    libc.sethostname(b"sandbox", 7)  # the run's own UTS namespace: not the host's name
+    _mount(libc, "tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, size)
+    if "pid" in layers:
+        _mount_proc(libc, root + "/proc", notes)
+    if root:
+        _enter_tree(libc)
+    if "uts" in layers:  # the run's own UTS namespace: not the host's name
+        libc.sethostname(b"sandbox", 7)
     if userns:
         try:
             with open("/proc/sys/user/max_user_namespaces", "w") as file:
@@ -282,7 +285,7 @@ def isolate(settings, control):
         os.chown(work, settings["uid"], settings["uid"])
     os.chdir(work)
     limits = settings["limits"]
-    processes = limits["processes"] + 2 * userns  # (the waiter and the init count too)
+    processes = limits["processes"] + userns  # (the waiter counts too)
     for name, value in (
         ("RLIMIT_CPU", limits["cpu_seconds"]),
         ("RLIMIT_AS", limits["memory_mb"] << 20),
@@ -297,8 +300,10 @@ def isolate(settings, control):
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     os.environ.clear()
     os.environ.update({"PATH": "/usr/bin:/bin", "HOME": work, "LANG": "C.UTF-8"})
-    _become_init(libc, report, control)  # from here on: the program's process
-    if not userns:  # (the init stays root: the program can neither signal nor trace it)
+    # undumpable, so no other process can trace it (in `root` mode the uid change below
+    # makes it so too)
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    if not userns:
         os.setgroups([])
         os.setgid(settings["uid"])
         os.setuid(settings["uid"])

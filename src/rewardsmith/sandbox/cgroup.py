@@ -25,7 +25,7 @@ from rewardsmith.sandbox.limits import Limits
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PREFIX = "rewardsmith-run"
-HELPERS = 2  # the sandbox's own processes around the program (waiter and init)
+HELPERS = 1  # the sandbox's own process around the program (the waiter)
 SWAP_LIMITS = {"memory.swap.max", "memory.memsw.limit_in_bytes"}  # only with swap accounting
 _SERIAL = itertools.count()
 

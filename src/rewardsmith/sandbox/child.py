@@ -42,6 +42,11 @@ def code_frame() -> bytes:
     return len(BOOTSTRAP_CODE).to_bytes(4, "little") + BOOTSTRAP_CODE
 
 
+# the namespaces and the file tree a run gets (bootstrap.py); never fewer in use: only
+# bench/code_throughput.py lowers it, to measure what each layer costs
+ISOLATION_LAYERS = ("network", "pid", "ipc", "uts", "tree")
+
+
 def bootstrap_settings(limits: Limits, uid: int, mode: str) -> dict[str, Any]:
     """The second control frame: how the bootstrap isolates the child."""
     return {
@@ -50,6 +55,7 @@ def bootstrap_settings(limits: Limits, uid: int, mode: str) -> dict[str, Any]:
         "limits": limits.model_dump(),
         "parent": os.getpid(),
         "tree": tree_plan(),
+        "layers": ISOLATION_LAYERS,
     }
 
 
