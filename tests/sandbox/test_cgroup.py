@@ -123,3 +123,35 @@ def test_without_cgroups_runs_keep_per_process_limits_and_it_is_said_once(monkey
     [warning] = [w for w in caught if w.category is cgroup.NoCgroupWarning]
     assert "per process only" in str(warning.message)
     assert cgroup.run_cgroup(limits).directories == []
+
+
+def test_on_a_v2_host_a_run_gets_one_cgroup_with_both_limits(monkeypatch, tmp_path):
+    """The v2 layout, on a stand-in hierarchy (this host has v1): the kernel's own
+    enforcement is what the tests above check wherever they run."""
+    (tmp_path / "cgroup.controllers").write_text("cpu memory pids\n")
+    own = tmp_path / "user.slice" / "trainer.scope"
+    own.mkdir(parents=True)
+    membership = tmp_path / "membership"
+    membership.write_text("0::/user.slice/trainer.scope\n")
+    monkeypatch.setattr(cgroup, "CGROUP_ROOT", tmp_path)
+    assert cgroup.own_groups(membership) == {"": own}
+    monkeypatch.setattr(cgroup, "own_groups", lambda: {"": own})
+    made = cgroup._made(Limits(memory_mb=256, processes=8))
+    (directory,) = made.directories
+    assert directory.parent == own and directory.name.startswith(f"{cgroup.PREFIX}-")
+    assert {name: read(directory, name) for name in ("memory.max", "pids.max")} == {
+        "memory.max": str(256 << 20),
+        "pids.max": str(8 + cgroup.HELPERS),
+    }
+    # set only where the kernel accounts swap (it would make the file)
+    assert not (directory / "memory.swap.max").exists()
+
+
+def test_on_a_v1_host_the_memory_and_pids_hierarchies_are_found(monkeypatch, tmp_path):
+    membership = tmp_path / "membership"
+    membership.write_text("12:pids:/a\n11:cpu,cpuacct:/b\n4:memory:/c\n1:name=systemd:/d\n")
+    monkeypatch.setattr(cgroup, "CGROUP_ROOT", tmp_path)
+    assert cgroup.own_groups(membership) == {
+        "memory": tmp_path / "memory" / "c",
+        "pids": tmp_path / "pids" / "a",
+    }

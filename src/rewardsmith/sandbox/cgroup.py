@@ -115,11 +115,11 @@ def _places(limits: Limits) -> list[tuple[Path, dict[str, str]]]:
     ]
 
 
-def own_groups() -> dict[str, Path]:
+def own_groups(membership: Path = Path("/proc/self/cgroup")) -> dict[str, Path]:
     """This process's cgroup directory per v1 controller, or under '' on a v2 host."""
     unified = (CGROUP_ROOT / "cgroup.controllers").exists()
     groups: dict[str, Path] = {}
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
+    for line in membership.read_text().splitlines():
         _, names, path = line.split(":", 2)
         if unified and names == "":
             groups[""] = CGROUP_ROOT / path.lstrip("/")

@@ -31,10 +31,11 @@ refuses to run (`available()` says why). Each layer below defends one thing:
   only the per-process limits above apply;
 - an empty environment: the parent's variables (tokens, keys) are not inherited;
 - nothing started by the program outlives its run, even if it daemonised or started a
-  new session: the run has its own PID namespace, whose init (PID 1, beside the
-  program's PID 2) ends with the program or when the run is stopped, and the kernel
-  then kills every process in the namespace; in `root` mode every process of the run's
-  uid is killed after the run too;
+  new session: the run has its own PID namespace, whose init (PID 1) is the program
+  itself, in a session of its own; when it ends or the run is stopped the kernel kills
+  every process in the namespace; in `root` mode every process of the run's uid is
+  killed after the run too. Like any init, the program ignores the signals it sends
+  itself without a handler (as under nsjail, or Docker without --init);
 - output is read up to a cap and the child is killed past it;
 - verdicts never come from the program: stdout is compared by the caller, and in
   `serve` mode the program only answers calls with literal values that the caller

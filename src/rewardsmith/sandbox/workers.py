@@ -68,9 +68,9 @@ class Worker:
 
     def kill(self) -> None:
         """Stop the child and everything it started: SIGTERM to the waiter outside the
-        run's PID namespace, which kills and reaps the namespace's init (the kernel then
-        kills every process in it); SIGKILL only if that hangs, as the init would then be
-        left to a reaper that may never reap it.
+        run's PID namespace, which kills and reaps the namespace's init, the program (the
+        kernel then kills every process in the namespace); SIGKILL only if that hangs, as
+        the init would then be left to a reaper that may never reap it.
         """
         with contextlib.suppress(ProcessLookupError):
             self.process.send_signal(signal.SIGTERM)
