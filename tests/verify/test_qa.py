@@ -11,7 +11,13 @@ import rewardsmith.verify.qa  # noqa: F401  (registers `qa`)
 from rewardsmith import ConfigError, Status
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.judge.probes import MASTER_KEYS as PROBE_MASTER_KEYS
-from rewardsmith.verify.qa import exact_match, extract_short_answer, normalize_answer, token_f1
+from rewardsmith.verify.qa import (
+    exact_match,
+    extract_short_answer,
+    normalize_answer,
+    numeric_value,
+    token_f1,
+)
 
 MASTER_KEYS = [
     *PROBE_MASTER_KEYS,
@@ -38,11 +44,11 @@ def score_one(completion, reference="Paris", **params):
         ("An apple, a pear", "apple pear"),
         ("  THE\tBeatles.\n", "beatles"),
         ("Theatre", "theatre"),
-        ("a", ""),
+        ("a", "a"),  # nothing left without the article: kept (option A)
         ("", ""),
         ("...", ""),
         ("U.S.A.", "usa"),
-        ("an  the a", ""),
+        ("an  the a", "an the a"),
         ("Anne's cat", "annes cat"),
     ],
 )
@@ -82,6 +88,18 @@ def test_token_f1_by_hand(prediction, gold, f1):
         ("Beatles band", "The Beatles", 0.0),
         ("1,000", "1000", 1.0),
         ("1 000", "1000", 0.0),
+        # a numeric gold is compared by value: sign and decimal point count
+        ("-7", "7", 0.0),
+        ("7", "-7", 0.0),
+        ("\u22127", "-7", 1.0),  # U+2212 minus
+        ("3.14", "314", 0.0),
+        ("314.", "314", 1.0),
+        ("0.50", ".5", 1.0),
+        ("\uff13\uff11\uff14", "314", 1.0),  # full-width digits
+        ("$2,500", "2500", 1.0),
+        ("2500 dollars", "2500", 0.0),
+        ("A", "A", 1.0),  # an option letter as the gold: the article is kept
+        ("the a", "A", 0.0),
     ],
 )
 def test_exact_match(prediction, gold, em):
@@ -193,7 +211,7 @@ def test_hedging_gets_partial_f1_only():
 
 @pytest.mark.parametrize(
     "reference",
-    [None, "", [], ["the", "."], {"aliases": ["x"]}, {"answers": []}, [["x"]], [{"a": 1}], True],
+    [None, "", [], [".", "?!"], {"aliases": ["x"]}, {"answers": []}, [["x"]], [{"a": 1}], True],
 )
 def test_malformed_reference_is_invalid_and_the_batch_goes_on(reference):
     scores = Reward.from_spec({"type": "qa"}).score(
@@ -245,7 +263,8 @@ words = st.lists(
 def test_f1_and_em_properties(prediction, gold):
     f1 = token_f1(prediction, gold)
     assert 0.0 <= f1 <= 1.0
-    assert f1 == token_f1(gold, prediction)
+    if numeric_value(gold) is None and numeric_value(prediction) is None:
+        assert f1 == token_f1(gold, prediction)
     if exact_match(prediction, gold) and normalize_answer(gold):
         assert f1 == pytest.approx(1.0)
 
@@ -254,3 +273,17 @@ def test_f1_and_em_properties(prediction, gold):
 def test_normalisation_is_idempotent(text):
     once = normalize_answer(text)
     assert normalize_answer(once) == once
+
+
+@pytest.mark.parametrize("metric", ["em", "f1"])
+def test_a_numeric_gold_is_not_matched_by_another_number_with_its_digits(metric):
+    completions = ["Answer: -42", "The answer is 4.2", "x = .42", "Answer: 420", "Answer: 42.0"]
+    values = [score_one(c, reference="42", metric=metric).value for c in completions]
+    assert values == [0.0, 0.0, 0.0, 0.0, 1.0]
+
+
+@given(st.integers(-(10**12), 10**12), st.integers(0, 6))
+def test_numbers_match_by_value_whatever_their_digits_look_like(number, places):
+    written = f"{number:,}" if places == 0 else f"{number}.{'0' * places}"
+    assert exact_match(written, str(number)) == 1.0
+    assert exact_match(str(-number - 1), str(number)) == 0.0

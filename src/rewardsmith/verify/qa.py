@@ -1,8 +1,13 @@
 """`qa`: exact match or token F1 against one or more gold aliases.
 
 Answers and golds are normalised as in SQuAD (Rajpurkar et al., arXiv 1606.05250):
-lower-cased, punctuation and the articles a/an/the removed, whitespace collapsed. The
-reward is the best score over the aliases. Explicit answers (`<answer>` tags, `\\boxed{}`)
+lower-cased, punctuation and the articles a/an/the removed, whitespace collapsed. That
+would drop a number's sign and decimal point (`-5` would match `5`, `2.12` `212`), so
+a gold that is a number is compared by value instead (thousands commas, a trailing
+point, Unicode minus and full-width digits allowed), and only a number equal to it
+matches, in both metrics. A gold that SQuAD normalisation empties (the article `A` as
+an option name) is compared with its articles kept. The reward is the best score over
+the aliases. Explicit answers (`<answer>` tags, `\\boxed{}`)
 that disagree with each other give no answer at all.
 """
 
@@ -10,8 +15,10 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from collections import Counter
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, Literal
 
 from rewardsmith.core.component import InvalidSample, Params, SampleComponent, require_reference
@@ -27,16 +34,31 @@ from rewardsmith.verify.text import (
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
 _LATEX_TEXT = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf)\s*\{([^{}]*)\}")
+_NUMBER = re.compile(r"[+-]?+(?:[0-9]++(?:,[0-9]{3})*+(?:\.[0-9]*+)?+|\.[0-9]++)")
+_MINUS = str.maketrans({"\u2212": "-", "\ufe63": "-"})  # full-width: NFKC maps it
+MAX_NUMBER_CHARS = 100
 
 
 def normalize_answer(text: str) -> str:
-    """SQuAD normalisation: lower case, no punctuation, no articles, single spaces."""
+    """SQuAD normalisation: lower case, no punctuation, no articles, single spaces; with
+    the articles kept if removing them leaves nothing."""
     text = text.lower().translate(_PUNCTUATION)
-    return " ".join(_ARTICLES.sub(" ", text).split())
+    return " ".join(_ARTICLES.sub(" ", text).split()) or " ".join(text.split())
+
+
+def numeric_value(text: str) -> Decimal | None:
+    """The value of an answer that is a number ("-5", "1,000", "2.50.", "−3"), else None."""
+    core = unicodedata.normalize("NFKC", text.strip()).translate(_MINUS).strip("$ ").rstrip(".")
+    if len(core) > MAX_NUMBER_CHARS or not _NUMBER.fullmatch(core):
+        return None
+    return Decimal(core.replace(",", ""))
 
 
 def token_f1(prediction: str, gold: str) -> float:
-    """Harmonic mean of token precision and recall after normalisation."""
+    """Harmonic mean of token precision and recall after normalisation (for a numeric
+    gold: 1 iff the prediction is the same number)."""
+    if numeric_value(gold) is not None:
+        return exact_match(prediction, gold)
     pred_tokens = normalize_answer(prediction).split()
     gold_tokens = normalize_answer(gold).split()
     common = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
@@ -47,6 +69,10 @@ def token_f1(prediction: str, gold: str) -> float:
 
 
 def exact_match(prediction: str, gold: str) -> float:
+    """1 iff the normalised answers are equal; a numeric gold by value."""
+    value = numeric_value(gold)
+    if value is not None:
+        return float(numeric_value(prediction) == value)
     return float(normalize_answer(prediction) == normalize_answer(gold))
 
 
