@@ -93,6 +93,12 @@ def test_master_keys_choose_nothing(completion):
         "Answer: A; B",
         "<answer>A or B</answer>",
         "reasoning\nA or B",
+        # hedges: another option offered after a hedge word
+        "The answer is B, or A.",
+        "The answer is B, but it could also be A.",
+        "Answer: B (or possibly A)",
+        "The answer is (B), or perhaps it is actually D.",
+        "\\boxed{B \\text{ or maybe } C}",
     ],
 )
 def test_several_options_are_rejected(completion):
@@ -221,3 +227,18 @@ def test_choice_behind_a_format_gate():
     )
     assert [s.value for s in scores] == [1.0, 0.0]
     assert scores[1].components["choice"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        "The answer is B. Note that A or C would be wrong.",
+        "The answer is B, since A or C are wrong.",
+        "The answer is (B). A is wrong, and so is C.",
+        "The answer is B, also known as carbon dioxide.",
+        "Answer: B, or in words, the second option.",
+    ],
+)
+def test_other_options_discussed_without_a_hedge_leave_the_answer(completion):
+    score = score_one(completion)
+    assert (score.value, score.info["choice"]["extracted"]) == (1.0, "B")

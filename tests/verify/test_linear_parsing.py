@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from rewardsmith.core.config import BuildContext
 from rewardsmith.verify.choice import ChoiceParams, ChoiceVerifier
 from rewardsmith.verify.code import extract_program
-from rewardsmith.verify.qa import extract_short_answer, normalize_answer
+from rewardsmith.verify.qa import extract_short_answer, normalize_answer, numeric_value
 from rewardsmith.verify.sql import extract_query
 from rewardsmith.verify.text import fenced_blocks
 from tests.linear_time import ADVERSARIAL_SIZE, assert_linear
@@ -57,6 +57,9 @@ def test_fence_readers_are_linear(extract, text):
         (chosen_letter, repeat("(A) or ", head="\\boxed{", tail="}")),
         (chosen_letter, repeat("A", head="The answer is (", tail="\n")),
         (chosen_letter, repeat(" ", head="A", tail="-")),
+        (chosen_letter, repeat("or maybe ", head="The answer is B, ", tail="A")),
+        (chosen_letter, repeat("(C) ", head="The answer is B or ")),
+        (numeric_value, repeat(",000", head="-1")),
         (extract_short_answer, repeat("\\text {", head="<answer>", tail="</answer>")),
         (extract_short_answer, repeat("\\textbf", head="Answer: ")),
         (normalize_answer, repeat("the a an ")),
@@ -68,6 +71,9 @@ def test_fence_readers_are_linear(extract, text):
         "choice-several",
         "choice-letters",
         "choice-spaces",
+        "choice-hedge-words",
+        "choice-hedged-options",
+        "qa-long-number",
         "qa-text-macros",
         "qa-textbf",
         "qa-articles",

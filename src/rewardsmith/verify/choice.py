@@ -2,7 +2,8 @@
 
 The chosen letter comes from, in order, `<answer>` tags, `\\boxed{}`, "Answer: B" /
 "the answer is (B)", or a last line that is only an option ("(B)", "B)", "B."). An answer
-naming several options ("A or B", "A, C", several different boxed letters) chooses none,
+naming several options ("A or B", "A, C", "B, but it could also be A", several
+different boxed letters) chooses none,
 and a capital letter inside ordinary words ("A triangle has ...") is never read as one.
 """
 
@@ -33,6 +34,13 @@ _SEVERAL = re.compile(
     r"|\([A-Z]\)\s*\([A-Z]\)"
 )
 _SEVERAL_MARK = "several"
+# a hedge: another option offered after one of these words, in the chosen one's sentence
+_OPTION = re.compile(r"(?<![A-Za-z])\(?([A-Z])\)?(?![A-Za-z])")
+_HEDGE_WORD = re.compile(
+    r"\b(?:or|possibly|perhaps|maybe|also|alternatively|otherwise)\b", re.IGNORECASE
+)
+_SENTENCE_END = re.compile(r"[.!?;](?=\s|$)")
+HEDGE_REACH = 24  # characters from the hedge word to the option it offers
 
 
 class ChoiceParams(Params):
@@ -116,7 +124,24 @@ def _letter(candidate: str, last_line: bool) -> str | None:
     '**\\text{(B)}**' reads as B: bold, math delimiters and text macros are dropped first.
     """
     text = _MARKUP.sub(lambda m: m.group(1) or "", candidate).strip()
-    if _SEVERAL.match(text):
+    if _SEVERAL.match(text) or _hedged(text):
         return _SEVERAL_MARK
     match = _BARE_LINE.fullmatch(text) if last_line else _MARKED.match(text)
     return match["letter"] if match else None
+
+
+def _hedged(text: str) -> bool:
+    """Whether the answer's sentence offers another option right after a hedge word
+    that follows the chosen one ("B, or A", "B, but it could also be A", "B (or possibly
+    A)"). Options discussed otherwise ("B, since A or C are wrong", "B. Note that A is
+    wrong.") are no hedge."""
+    chosen = _OPTION.search(text)
+    if not chosen:
+        return False
+    end = _SENTENCE_END.search(text, chosen.end())
+    sentence = text[: end.start() if end else len(text)]
+    hedge = _HEDGE_WORD.search(sentence, chosen.end())
+    if not hedge or _OPTION.search(sentence, chosen.end(), hedge.start()):
+        return False
+    other = _OPTION.search(sentence, hedge.end())
+    return bool(other) and other[1] != chosen[1] and other.start() - hedge.end() <= HEDGE_REACH
