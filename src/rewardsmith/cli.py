@@ -188,15 +188,48 @@ def serve(
         str | None,
         typer.Option(help="Require `Authorization: Bearer $VAR` (all but /healthz, /readyz)."),
     ] = None,
+    group_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Gather one-sample requests into groups of this many (rollouts per prompt) "
+            "and score each group once.",
+        ),
+    ] = None,
+    group_wait_seconds: Annotated[
+        float,
+        typer.Option(min=0.001, help="With --group-size: score a group with what arrived after."),
+    ] = 30.0,
+    group_key: Annotated[
+        str,
+        typer.Option(
+            help="With --group-size: 'group' (group_id, else prompt), 'prompt' or 'meta.<field>'."
+        ),
+    ] = "group",
 ) -> None:
-    """Serve a reward over HTTP: OpenRLHF's /get_reward, /v1/score, probes and /metrics."""
+    """Serve a reward over HTTP: OpenRLHF's /get_reward, /v1/score, /step, probes and
+    /metrics."""
+    from rewardsmith.adapters.gather import GatherSettings
     from rewardsmith.serve.run import serve as run_server
 
     try:
-        run_server(
-            reward, host, port, workers, max_queue, max_body_bytes, deadline_seconds, token_env
+        gather = (
+            None
+            if group_size is None
+            else GatherSettings(size=group_size, wait_seconds=group_wait_seconds, key=group_key)
         )
-    except ValueError as exc:  # a ConfigError, or a token variable that is not set
+        run_server(
+            reward,
+            host,
+            port,
+            workers,
+            max_queue,
+            max_body_bytes,
+            deadline_seconds,
+            token_env,
+            gather,
+        )
+    except ValueError as exc:  # a ConfigError, a token variable that is not set, bad gathering
         _fail(str(exc))
 
 

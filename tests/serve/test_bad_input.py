@@ -16,7 +16,6 @@ CASES = [
     # (endpoint, raw body, status, words the message must contain)
     ("/get_reward", b'{"query": "Q 1", "prompts": ["Q"]}', 422, ["query:", "list of strings"]),
     ("/get_reward", b'{"query": ["Q", 7], "prompts": ["Q", "Q"]}', 422, ["query[1]", "number"]),
-    ("/get_reward", b'{"query": ["Q"], "prompts": ["Q"], "labels": [null]}', 422, ["labels[0]"]),
     ("/get_reward", b'{"prompts": ["Q"]}', 422, ["query: missing", "list of strings"]),
     ("/get_reward", b'{"query": ["Q"]}', 422, ["prompts: missing"]),
     ("/get_reward", b'{"query": ["a", "b"], "prompts": ["a"]}', 422, ["prompts", "query has 2"]),

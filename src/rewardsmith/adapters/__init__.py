@@ -8,7 +8,11 @@ lives here:
   from a built-in name, a YAML path, a spec mapping, or `$REWARDSMITH_REWARD`; it pickles
   as that recipe, never with its worker processes;
 - `score_items` / `ascore_items`: one batch call for a trainer's batch, in which inputs
-  the adapter could not read (`Unscorable`) get status `invalid` and the reward's fallback;
+  the adapter could not read (`Unscorable`) get status `invalid` and the reward's fallback
+  (`ascore_items` with a `Gatherer` scores per-sample calls within their gathered group,
+  see `gather.py`);
+- `with_step` / `env_step`: the training step for trainers that do not pass it
+  (`meta.step`, from the request or `$REWARDSMITH_STEP`);
 - `extra_values`: per-component values with the same keys for every sample, as verl's
   `reward_extra_info` and OpenRLHF's `extra_logs` need, plus `status_ok` (1.0 or 0.0) so
   that a sample that could not be scored is never mistaken for a model failure.
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rewardsmith.adapters.gather import Gatherer
 from rewardsmith.api import default_workers, load_reward
 from rewardsmith.core.config import ConfigError
 from rewardsmith.core.pipeline import Reward
@@ -32,6 +37,7 @@ from rewardsmith.state import StateStore
 
 ENV_REWARD = "REWARDSMITH_REWARD"
 ENV_WORKERS = "REWARDSMITH_WORKERS"
+ENV_STEP = "REWARDSMITH_STEP"
 STATUS_OK = "status_ok"
 
 RewardSource = Reward | str | Path | Mapping[str, Any]
@@ -141,10 +147,40 @@ def score_items(reward: Reward, items: Sequence[Item]) -> list[Score]:
     return _merge(reward, items, reward.score(samples) if samples else [])
 
 
-async def ascore_items(reward: Reward, items: Sequence[Item]) -> list[Score]:
-    """`score_items` for asyncio callers."""
+async def ascore_items(
+    reward: Reward, items: Sequence[Item], gatherer: Gatherer | None = None
+) -> list[Score]:
+    """`score_items` for asyncio callers; with `gatherer`, each item is scored within the
+    group gathered from concurrent calls."""
     samples = [item for item in items if not isinstance(item, Unscorable)]
-    return _merge(reward, items, await reward.ascore(samples) if samples else [])
+    if not samples:
+        return _merge(reward, items, [])
+    if gatherer is None:
+        return _merge(reward, items, await reward.ascore(samples))
+    return _merge(reward, items, await gatherer.ascore(reward, samples))
+
+
+def env_step() -> int | None:
+    """The training step in `$REWARDSMITH_STEP` (read at each call, so a callback in the
+    same process may change it), or None when unset. ConfigError when not an integer."""
+    text = os.environ.get(ENV_STEP, "").strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise ConfigError(f"${ENV_STEP}: expected the training step as an integer, got {text!r}")
+    return int(text)
+
+
+def with_step(items: Sequence[Item], step: int | None) -> list[Item]:
+    """`items` with `meta.step` set to `step` where an item carries no step of its own."""
+    if step is None:
+        return list(items)
+    return [
+        item
+        if isinstance(item, Unscorable) or "step" in item.get("meta", {})
+        else {**item, "meta": {**item.get("meta", {}), "step": step}}
+        for item in items
+    ]
 
 
 def _merge(reward: Reward, items: Sequence[Item], scores: list[Score]) -> list[Score]:

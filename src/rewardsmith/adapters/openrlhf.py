@@ -5,7 +5,9 @@ Convention followed (OpenRLHF 0.8-0.9, `openrlhf/utils/remote_rm_utils.py`,
 github.com/OpenRLHF/OpenRLHF): the trainer decodes each sequence with
 `skip_special_tokens=False` and sends `query` (prompt + response, special tokens kept),
 `prompts` (the prompt as in the dataset, chat template applied when
-`--apply_chat_template` is set) and `labels` (the `--label_key` column). Over HTTP the
+`--apply_chat_template` is set) and `labels` (the `--label_key` column's raw values: any
+JSON value, e.g. `4` for an integer answer column; each becomes the sample's `reference`,
+and a verifier that cannot use it gives that sample status `invalid`). Over HTTP the
 body is `{"query": [...], "prompts": [...], "labels": [...]}`; a `reward_func` file is
 called as `reward_func(queries, prompts, labels, **kwargs)`, from a Ray task, on chunks
 of `micro_rollout_batch_size` samples. Both answer `{"rewards", "scores", "extra_logs"}`:
@@ -30,7 +32,15 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any
 
-from rewardsmith.adapters import Item, Unscorable, ascore_items, extra_values, score_items
+from rewardsmith.adapters import (
+    Item,
+    Unscorable,
+    ascore_items,
+    extra_values,
+    score_items,
+    with_step,
+)
+from rewardsmith.adapters.gather import Gatherer
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.core.types import Score
 
@@ -156,7 +166,7 @@ def _before_trailing(text: str, begin: int) -> int:
 
 
 def score_openrlhf(
-    reward: Reward, queries: list[str], prompts: list[str], labels: list[str] | None
+    reward: Reward, queries: list[str], prompts: list[str], labels: Sequence[Any] | None
 ) -> dict[str, Any]:
     """{"rewards": [float], "scores": [float], "extra_logs": {name: [float]}} for one
     OpenRLHF batch, scored in one call (samples grouped by prompt).
@@ -168,7 +178,7 @@ def score_openrlhf(
 
 
 async def ascore_openrlhf(
-    reward: Reward, queries: list[str], prompts: list[str], labels: list[str] | None
+    reward: Reward, queries: list[str], prompts: list[str], labels: Sequence[Any] | None
 ) -> dict[str, Any]:
     """`score_openrlhf` for asyncio callers (uses `Reward.ascore`)."""
     answer, _ = await ascore_openrlhf_with_scores(reward, queries, prompts, labels)
@@ -176,11 +186,20 @@ async def ascore_openrlhf(
 
 
 async def ascore_openrlhf_with_scores(
-    reward: Reward, queries: list[str], prompts: list[str], labels: list[str] | None
+    reward: Reward,
+    queries: list[str],
+    prompts: list[str],
+    labels: Sequence[Any] | None,
+    *,
+    step: int | None = None,
+    gatherer: Gatherer | None = None,
 ) -> tuple[dict[str, Any], list[Score]]:
     """`ascore_openrlhf`'s answer, and the Score behind each sample: its status says why a
-    sample was not scored, which the answer (only `status_ok`) cannot."""
-    scores = await ascore_items(reward, _items(queries, prompts, labels))
+    sample was not scored, which the answer (only `status_ok`) cannot. `step` becomes each
+    sample's `meta.step`; with `gatherer`, each sample is scored within its gathered group
+    (OpenRLHF 0.9.1+ sends one query per request)."""
+    items = with_step(_items(queries, prompts, labels), step)
+    scores = await ascore_items(reward, items, gatherer)
     return _answer(reward, scores), scores
 
 

@@ -26,7 +26,7 @@ REWARD = LazyReward()
 
 
 def reward_func(
-    queries: Sequence[str], prompts: Sequence[str], labels: Sequence[str] | None, **kwargs: Any
+    queries: Sequence[str], prompts: Sequence[str], labels: Sequence[Any] | None, **kwargs: Any
 ) -> dict[str, Any]:
     """{"rewards", "scores", "extra_logs"} as float tensors, one value per query."""
     answer = score_openrlhf(

@@ -25,8 +25,13 @@ Here each result is `{"score": value, <component>: value, ..., "status_ok": 1.0 
 invalid, timeout, error) gets its component's fallback as `score` and `status_ok` 0.0,
 so infrastructure failures can be told from wrong answers; the float form cannot show
 that. Samples are grouped by `extra_info["index"]` (the dataset row, the same for all
-rollouts of a prompt), else by `extra_info["question"]`, else by ground truth; the
-per-sample forms see groups of one, so group-relative components need the batch form.
+rollouts of a prompt), else by `extra_info["question"]`, else by ground truth. The
+per-sample forms see groups of one, unless `make_compute_score(..., gather=...)` is
+given: then `acall` (the reward loop's concurrent per-sample calls) waits for the rest of
+its group and the group is scored once (see `rewardsmith.adapters.gather`).
+
+verl passes no training step: `meta.step` is `extra_info["step"]` when the dataset has
+it, else `$REWARDSMITH_STEP` (read at each call), else 0.
 
 Use it through the module's own file and `$REWARDSMITH_REWARD` (a built-in name or a
 YAML path, set in the Ray workers' environment), e.g.:
@@ -43,7 +48,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rewardsmith.adapters import LazyReward, RewardSource, ascore_items, extra_values, score_items
+from rewardsmith.adapters import (
+    Item,
+    LazyReward,
+    RewardSource,
+    ascore_items,
+    env_step,
+    extra_values,
+    score_items,
+    with_step,
+)
+from rewardsmith.adapters.gather import Gatherer, GatherSettings
 from rewardsmith.core.types import Score
 from rewardsmith.state import StateStore
 
@@ -53,11 +68,15 @@ Result = float | dict[str, float]
 class VerlScorer:
     """verl reward functions for one reward: call it per sample, `batch` for the
     BatchRewardManager, `acall` for the reward loop. It pickles without its reward's
-    workers and builds the reward on first use in each process."""
+    workers and builds the reward on first use in each process. With `gatherer`,
+    `acall` scores each sample within its gathered group."""
 
-    def __init__(self, reward: LazyReward, details: bool = True) -> None:
+    def __init__(
+        self, reward: LazyReward, details: bool = True, gatherer: Gatherer | None = None
+    ) -> None:
         self.reward = reward
         self.details = details
+        self.gatherer = gatherer
 
     def __call__(
         self,
@@ -69,7 +88,7 @@ class VerlScorer:
     ) -> Result:
         """One sample's result."""
         item = verl_sample(data_source, solution_str, ground_truth, extra_info)
-        return self._results(score_items(self.reward.get(), [item]))[0]
+        return self._results(score_items(self.reward.get(), _stepped([item])))[0]
 
     async def acall(
         self,
@@ -79,9 +98,11 @@ class VerlScorer:
         extra_info: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> Result:
-        """`__call__` awaited, for the reward loop (uses `Reward.ascore`)."""
+        """`__call__` awaited, for the reward loop (uses `Reward.ascore`; with a
+        gatherer, returns once the sample's group has been scored)."""
         item = verl_sample(data_source, solution_str, ground_truth, extra_info)
-        return self._results(await ascore_items(self.reward.get(), [item]))[0]
+        scores = await ascore_items(self.reward.get(), _stepped([item]), self.gatherer)
+        return self._results(scores)[0]
 
     def batch(
         self,
@@ -103,7 +124,7 @@ class VerlScorer:
             verl_sample(*row)
             for row in zip(data_sources, solution_strs, ground_truths, infos, strict=True)
         ]
-        return self._results(score_items(self.reward.get(), items))
+        return self._results(score_items(self.reward.get(), _stepped(items)))
 
     def _results(self, scores: list[Score]) -> list[Result]:
         if not self.details:
@@ -121,6 +142,7 @@ def make_compute_score(
     details: bool = True,
     workers: int | None = None,
     state: str | StateStore | None = None,
+    gather: GatherSettings | Mapping[str, Any] | None = None,
 ) -> VerlScorer:
     """verl reward functions for `reward` (a built-in name, YAML path, spec or Reward).
 
@@ -129,8 +151,16 @@ def make_compute_score(
         compute_score = make_compute_score("reward.yaml")
         compute_score_batch = compute_score.batch      # reward_manager=batch
         compute_score_async = compute_score.acall      # the reward loop
+
+    `gather` (e.g. `{"size": 8, "key": "meta.index"}`, with `size` the rollouts per
+    prompt) makes `acall` score whole groups: see `rewardsmith.adapters.gather`.
     """
-    return VerlScorer(LazyReward(reward, workers=workers, state=state), details)
+    gatherer = None if gather is None else Gatherer(GatherSettings.model_validate(gather))
+    return VerlScorer(LazyReward(reward, workers=workers, state=state), details, gatherer)
+
+
+def _stepped(items: list[Item]) -> list[Item]:
+    return with_step(items, env_step())
 
 
 def verl_sample(

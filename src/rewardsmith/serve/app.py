@@ -2,9 +2,11 @@
 
 Each uvicorn worker builds its own app with `create_app_from_env` (the launcher passes
 the settings through the environment) and loads its own Reward, so workers share
-nothing but the listening socket and the metrics directory. Scoring runs on the worker's
-scoring loop (serve/scoring.py), off the event loop that answers requests, and a worker
-started by the launcher dies with it.
+nothing but the listening socket, the metrics directory and the launcher's shared
+directory (the step set by `POST /step`, and with `--group-size` the gathering mailbox,
+so that one-sample requests of one group meet whichever worker each lands on). Scoring
+runs on the worker's scoring loop (serve/scoring.py), off the event loop that answers
+requests, and a worker started by the launcher dies with it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from starlette.responses import Response
 
+from rewardsmith.adapters.gather import Gatherer
 from rewardsmith.adapters.openrlhf import ascore_openrlhf_with_scores
 from rewardsmith.core.lifecycle import die_with_parent
 from rewardsmith.core.pipeline import Reward
@@ -34,13 +37,16 @@ from rewardsmith.serve.models import (
     GetRewardRequest,
     GetRewardResponse,
     Health,
+    SampleIn,
     ScoreOut,
     ScoreRequest,
     ScoreResponse,
+    StepBody,
 )
 from rewardsmith.serve.readiness import RewardSlot
 from rewardsmith.serve.scoring import ScoringLoop
 from rewardsmith.serve.settings import ServerSettings
+from rewardsmith.serve.step import StepBoard
 
 PROBES = frozenset({"/healthz", "/readyz"})
 SCORING = frozenset({"/get_reward", "/v1/score"})
@@ -61,6 +67,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
     slot = RewardSlot(settings.reward, settings.check_workers)
     scoring = ScoringLoop()
     metrics = Metrics()
+    steps = StepBoard(settings.shared_dir)
+    gatherer = None if settings.gather is None else Gatherer(settings.gather)
     token = settings.token()
     auth = (401,) if token is not None else ()
 
@@ -103,12 +111,16 @@ def create_app(settings: ServerSettings) -> FastAPI:
         """Rewards for an OpenRLHF batch (`--remote_rm_url http://host:port/get_reward`).
 
         Each response is the part of its query after its prompt; `labels` are the
-        references. `extra_logs` holds every named component and `status_ok` (0.0 for a
-        sample that could not be scored and got its fallback reward).
+        references (any JSON value). `extra_logs` holds every named component and
+        `status_ok` (0.0 for a sample that could not be scored and got its fallback
+        reward). The training step comes from `step`, the `X-Rewardsmith-Step` header,
+        `POST /step` or `$REWARDSMITH_STEP`, in that order. With `--group-size`, each
+        sample waits for the rest of its group (same prompt) and is scored with it.
         """
         reward = slot.get()
         body = await read_json(request, GetRewardRequest)
-        work = _openrlhf(reward, body, metrics)
+        step = steps.resolve(body.step, request.headers)
+        work = _openrlhf(reward, body, step, gatherer, metrics)
         return await deadline_of(request.scope).run(scoring.run(work))
 
     @scoring_endpoint("/v1/score", ScoreRequest, ScoreResponse, "Score a batch of samples")
@@ -116,11 +128,28 @@ def create_app(settings: ServerSettings) -> FastAPI:
         """One score per sample, in order: reward, status, components, dense rewards and
         info. Samples are grouped by `group_id` (else prompt), as the reward's group-level
         parts need; a sample that cannot be scored gets its status and the rest are scored.
+        Samples without `meta.step` get the request's step (as for /get_reward); with
+        `--group-size`, samples are gathered with other requests' into groups.
         """
         reward = slot.get()
         body = await read_json(request, ScoreRequest)
-        work = _native(reward, body, metrics)
+        step = steps.resolve(body.step, request.headers)
+        work = _native(reward, body, step, gatherer, metrics)
         return await deadline_of(request.scope).run(scoring.run(work))
+
+    @app.post(
+        "/step",
+        response_model=StepBody,
+        responses=errors.documented(400, 415, 422, *auth),
+        openapi_extra=_json_body(StepBody),
+        summary="Set the training step",
+    )
+    async def set_step(request: Request) -> StepBody:
+        """The training step for requests that carry none (no `step` field or
+        `X-Rewardsmith-Step` header), for every worker, until set again."""
+        body = await read_json(request, StepBody)
+        await asyncio.to_thread(steps.set, body.step)
+        return body
 
     @app.get("/healthz", response_model=Health, summary="Liveness")
     async def healthz() -> Health:
@@ -163,20 +192,43 @@ def create_app(settings: ServerSettings) -> FastAPI:
     return app
 
 
-async def _openrlhf(reward: Reward, body: GetRewardRequest, metrics: Metrics) -> Response:
+async def _openrlhf(
+    reward: Reward,
+    body: GetRewardRequest,
+    step: int | None,
+    gatherer: Gatherer | None,
+    metrics: Metrics,
+) -> Response:
     """Score an OpenRLHF batch and render the answer (on the scoring loop)."""
     answer, scores = await ascore_openrlhf_with_scores(
-        reward, body.query, body.prompts, body.labels
+        reward, body.query, body.prompts, body.labels, step=step, gatherer=gatherer
     )
     metrics.observe_scores(scores)
     return _rendered(GetRewardResponse.model_validate(answer))
 
 
-async def _native(reward: Reward, body: ScoreRequest, metrics: Metrics) -> Response:
+async def _native(
+    reward: Reward,
+    body: ScoreRequest,
+    step: int | None,
+    gatherer: Gatherer | None,
+    metrics: Metrics,
+) -> Response:
     """Score a native batch and render the answer (on the scoring loop)."""
-    scores = await reward.ascore(body.samples)
+    samples = body.samples
+    if step is not None:
+        samples = [
+            sample if "step" in sample.meta else _stepped(sample, step) for sample in samples
+        ]
+    scores = await (
+        reward.ascore(samples) if gatherer is None else gatherer.ascore(reward, samples)
+    )
     metrics.observe_scores(scores)
     return _rendered(ScoreResponse(scores=[ScoreOut.of(score) for score in scores]))
+
+
+def _stepped(sample: SampleIn, step: int) -> SampleIn:
+    return sample.model_copy(update={"meta": {**sample.meta, "step": step}})
 
 
 def _rendered(answer: BaseModel) -> Response:

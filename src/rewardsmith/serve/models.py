@@ -23,8 +23,14 @@ class GetRewardRequest(BaseModel):
         "tokens kept (the response is what follows the prompt)"
     )
     prompts: list[str] = Field(description="each sample's prompt, as a string")
-    labels: list[str] | None = Field(
-        default=None, description="each sample's reference answer (optional)"
+    labels: list[Any] | None = Field(
+        default=None,
+        description="each sample's reference, any JSON value (OpenRLHF sends the dataset "
+        "column's raw value: a string, number, list or object); a label the reward cannot "
+        "use gives that sample status invalid",
+    )
+    step: int | None = Field(
+        default=None, ge=0, description="the training step, written into each sample's meta.step"
     )
 
     @model_validator(mode="after")
@@ -64,6 +70,15 @@ class ScoreRequest(BaseModel):
     """A native batch: samples in any order, grouped by group_id or prompt."""
 
     samples: list[SampleIn]
+    step: int | None = Field(
+        default=None, ge=0, description="the training step of samples without meta.step"
+    )
+
+
+class StepBody(BaseModel):
+    """The training step for requests that carry none (`POST /step`)."""
+
+    step: int = Field(ge=0)
 
 
 class ScoreOut(BaseModel):

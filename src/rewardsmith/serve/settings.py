@@ -11,6 +11,8 @@ import os
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rewardsmith.adapters.gather import GatherSettings
+
 SETTINGS_ENV = "REWARDSMITH_SERVE_SETTINGS"
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client when imported
 
@@ -29,6 +31,12 @@ class ServerSettings(BaseModel):
     token_env: str | None = Field(default=None, description="variable holding the bearer token")
     launcher: int | None = Field(
         default=None, description="process id of the launcher; its worker processes die with it"
+    )
+    gather: GatherSettings | None = Field(
+        default=None, description="gather one-sample requests into groups (see adapters/gather)"
+    )
+    shared_dir: str | None = Field(
+        default=None, description="a directory all workers share (the step set by POST /step)"
     )
 
     def token(self) -> str | None:
