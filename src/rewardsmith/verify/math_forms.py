@@ -16,6 +16,7 @@ Rules (each pattern matches a whole normalised answer, in linear time):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from fractions import Fraction
 
 MAX_EXPONENT = 400  # 10^400 is exact and cheap; anything larger is left to sympy
@@ -89,17 +90,18 @@ def clock_time(text: str) -> tuple[int, bool] | None:
     return hour * 3600 + minute * 60 + second, bool(half)
 
 
-def times_equal(gold: str, pred: str) -> bool | None:
+def times_equal(gold: str, pred: str, as_number: Callable[[str], Fraction | None]) -> bool | None:
     """Clock times: the same time of day. A time without AM/PM whose hour is 1-12 matches
     either half of the day when the other side says which (`3:00` = `3:00 PM`); two
-    unmarked times are compared as written (`3:30` is not `15:30`). A time against
-    anything that is not a time is unequal (`9:30` is not the ratio `9/30`); None when
-    neither side is a time."""
+    unmarked times are compared as written (`3:30` is not `15:30`). A time against a
+    number (`as_number` reads one) is unequal: `9:30` is not the ratio `9/30`. None when
+    neither side is a time, or the other side is something else (`V_1:V_2 = 7:32`)."""
     times = clock_time(gold), clock_time(pred)
     if times == (None, None):
         return None
     if None in times:
-        return False
+        other = gold if times[0] is None else pred
+        return False if as_number(other) is not None else None
     (a, a_marked), (b, b_marked) = times
     if a_marked != b_marked:
         unmarked = b if a_marked else a

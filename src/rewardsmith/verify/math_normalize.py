@@ -43,7 +43,7 @@ _DEGREE_ANGLE = re.compile(
     rf"(?<![\d.])(?P<angle>\d++(?:\.\d++)?|(?<![A-Za-z\\])[A-Za-z])\s*+(?:{_DEGREE.pattern})"
 )
 _CURRENCY = re.compile(r"^\\?\$\s*")
-_THOUSANDS = re.compile(r"^[-+]?[1-9]\d{0,2}(?:,\d{3})++(?:\.\d++)?$")
+_THOUSANDS = re.compile(r"^[-+]?[1-9]\d{0,2}(?:(?:,\d{3})++|(?: \d{3})++)(?:\.\d++)?$")
 _DECIMAL = re.compile(r"^[-+]?(?:\d++(?:\.\d*+)?|\.\d++)$")
 _SLASH = re.compile(r"^([-+]?\d++)/(\d++)$")
 _ASSIGNMENT = re.compile(r"^[a-zA-Z]\s*+=\s*+(?P<value>[^=]++)$")
@@ -79,7 +79,7 @@ def normalize(answer: str) -> str:
     text = text.rstrip(".").strip() if not text.endswith("..") else text
     text = _number_without_unit(text)
     if _THOUSANDS.match(text):
-        text = text.replace(",", "")
+        text = text.replace(",", "").replace(" ", "")  # 1,000,000 and 1 000 000
     if function := _FUNCTION.match(text):
         text = function.group("value").strip()  # "f(x) = 2x + 3" states 2x + 3
     assignment = _ASSIGNMENT.match(text)
@@ -90,8 +90,9 @@ def normalize(answer: str) -> str:
 
 def _text_body(match: re.Match[str]) -> str:
     """`\\text{...}`'s body; after a digit it is set off by a space (`10\\text{cm}` is 10 cm)."""
-    glued = match.start() > 0 and match.string[match.start() - 1].isdigit()
-    return (" " if glued else "") + match.group(1)
+    body, start = match.group(1), match.start()
+    glued = start > 0 and match.string[start - 1].isdigit() and not body[:1].isspace()
+    return " " + body if glued else body
 
 
 def _degrees(text: str) -> str:
@@ -167,7 +168,7 @@ def fast_equal(gold: str, pred: str, rel_tol: float = SCIENTIFIC_REL_TOL) -> boo
     exact value, relative to the larger of the two (two integers must be equal)."""
     if gold == pred or _squeezed(gold) == _squeezed(pred):
         return True
-    verdict = times_equal(gold, pred)
+    verdict = times_equal(gold, pred, as_number)
     for compare in (
         _numbers_equal,
         _sets_equal,
