@@ -42,6 +42,10 @@ def decide(gold: str, pred: str, rel_tol: float | None = None) -> bool | None:
         ("\\begin{bmatrix}2&5\\\\  7&1\\end{bmatrix}", "\\begin{pmatrix}2&5\\\\7&1\\end{pmatrix}"),
         ("\\begin{matrix} 4 \\\\ -3 \\end{matrix}", "\\begin{pmatrix}4\\\\-3\\end{pmatrix}"),
         ("\\begin{vmatrix}2&5\\\\7&1\\end{vmatrix}", "\\begin{vmatrix}2&5\\\\7&1\\end{vmatrix}"),
+        ("\\left[ \\begin{array}{cc} 2 & 5 \\\\ 7 & 1 \\end{array} \\right]", CANONICAL_MATRIX),
+        ("1 3/4", "7/4"),
+        ("-2\\frac{1}{3}", "-7/3"),
+        ("2\\frac{5}{3}", "2\\frac{5}{3}"),  # an improper fraction: not a mixed number
         ("\\left( 3,\\ 4 \\right)", "( 3,4 )"),
         ("23,\\! 456,\\! 789", "23456789"),
         ("4,\\!096", "4096"),
@@ -80,6 +84,11 @@ ACCEPTED = [
         "\\begin{bmatrix} 2&5\\\\7&1 \\end{bmatrix}",
     ),
     ("\\begin{pmatrix}4\\\\ -3\\end{pmatrix}", "\\begin{pmatrix} 4 \\\\-3 \\end{pmatrix}"),
+    (
+        "\\begin{pmatrix}\\frac{1}{2}&0\\\\0&2\\end{pmatrix}",
+        "\\begin{bmatrix}0.5&0\\\\0&2\\\\\\end{bmatrix}",
+    ),
+    (MATRIX, "(\\begin{array}{cc}2&5\\\\7&1\\end{array})"),
     # degrees: a plain angle keeps its number; inside trig the degrees become radians
     ("45", "45^\\circ"),
     # function notation
@@ -113,6 +122,7 @@ ACCEPTED = [
     ("2\\frac{3}{4}", "\\frac{11}{4}"),
     ("-3\\frac12", "-3.5"),
     ("4 2/3", "\\frac{14}{3}"),
+    ("1\\frac12", "\\frac{\\sqrt{9}}{2}"),  # not read as 1 * 1/2
     # clock times
     ("9:30", "09:30"),
     ("9:30", "9:30"),
@@ -145,6 +155,7 @@ REJECTED = [
     ("3/2000", "1.5e-2"),
     ("1 1/2", "11/2"),
     ("1 1/2", "1/2"),
+    ("1 1/2", "\\frac{\\sqrt{1}}{2}"),  # math-verify would read 1 1/2 as 1 * 1/2
     ("2\\frac{3}{4}", "\\frac{3}{2}"),  # 2 times 3/4 is not what a mixed number means
     ("4 2/3", "4.2/3"),
     ("9:30", "9/30"),
@@ -206,7 +217,6 @@ def test_undecidable_pairs_are_left_to_math_verify():
     assert decide("\\frac{7}{32}", "7:32") is False  # a time is no number
     for gold, pred in ACCEPTED_BY_MATH_VERIFY[1:] + REJECTED_BY_MATH_VERIFY:
         assert decide(gold, pred) is None
-    assert decide("1\\frac12", "\\frac{\\sqrt{9}}{2}") is None  # not read as 1 * 1/2
     assert decide("2 + i", "\\sqrt{i}") is None  # a root of a complex number
     assert decide("x", "i^x") is None
     assert decide("2^{1/2}", "i^{1/2}") is None
@@ -323,6 +333,10 @@ HOSTILE_FORMS = [
     "1" * N + " km^{2}/",
     "1" + " " * N + "$!",
     "i" * N,
+    "\\begin{pmatrix}" + "&" * N + "\\end{pmatrix}",
+    "\\begin{pmatrix}" + "1\\\\" * (N // 3),
+    "[\\begin{array}{" + "c" * N + "}",
+    "(\\begin{array}{cc}" + "1&" * (N // 2) + "\\end{array}",
     "(1+i)" * (N // 5),
 ]
 

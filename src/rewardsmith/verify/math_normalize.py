@@ -23,9 +23,14 @@ from rewardsmith.verify.math_forms import close, mixed_number, scientific, times
 
 _WRAPPERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _MATH_THOUSANDS = re.compile(r"(?<=\d),\\!\s*+(?=\d)")  # MATH's 11,\! 111: one number
-_SPACING = re.compile(r"(\\\\)|\\[,;:! ]|\\left|\\right|\\displaystyle")  # \\ is a row break
+_SPACING = re.compile(  # a run of backslash pairs (row breaks) is kept: `\\ 3` is not `\3`
+    r"(?<!\\)((?:\\\\)*+)\\(?:[,;:! ]|left|right|displaystyle)"
+)
 _MATRIX = re.compile(r"(?<!\s)\s*+\\(begin|end)\{(?:[pbB]?matrix|smallmatrix)\}\s*+")  # not vmatrix
-_CELL_BREAK = re.compile(r"(?<!\s)\s*+(\\\\|&)\s*+")
+_CELL_BREAK = re.compile(r"(?<!\s)\s++(?=\\\\|&)|(?:(?<=\\\\)|(?<=&))\s++")
+_BODY = r"(?P<body>(?:(?!\\begin|\\end).)*+)"  # no nested environment
+_ARRAY = re.compile(rf"^[\[(]\s*+\\begin\{{array\}}\{{[lcr|]*+\}}{_BODY}\\end\{{array\}}\s*+[\])]$")
+_PMATRIX = re.compile(rf"^\\begin\{{pmatrix\}}{_BODY}\\end\{{pmatrix\}}$")
 _TEXT = re.compile(r"\\(?:text|textbf|mathrm|mbox|textnormal)\{([^{}]*+)\}")
 _POWER = r"(?:\^(?:\d|\{\d\})|[²³])"
 _UNIT = rf"(?:[A-Za-z]{{2,}}+{_POWER}?|[A-Za-z]{_POWER}?(?=/))(?:/[A-Za-z]++{_POWER}?)*+"
@@ -71,7 +76,8 @@ def normalize(answer: str) -> str:
     one way; degrees inside trigonometric functions in radians, elsewhere dropped."""
     text = _MATH_THOUSANDS.sub(",", _unwrap(answer))
     text = _SPACING.sub(r"\1", text)
-    text = _CELL_BREAK.sub(r"\1", _MATRIX.sub(r"\\\1{pmatrix}", text))
+    text = _ARRAY.sub(r"\\begin{pmatrix}\g<body>\\end{pmatrix}", text)  # [\begin{array}..]
+    text = _CELL_BREAK.sub("", _MATRIX.sub(r"\\\1{pmatrix}", text))
     text = _TEXT.sub(_text_body, text)
     text = _degrees(text)
     text = text.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
@@ -85,6 +91,8 @@ def normalize(answer: str) -> str:
     assignment = _ASSIGNMENT.match(text)
     if assignment and as_number(assignment.group("value").strip()) is not None:
         text = assignment.group("value").strip()  # "x = 12": the number is what counts
+    if (mixed := mixed_number(text)) is not None:
+        text = str(mixed)  # "1 1/2" -> "3/2", which math-verify cannot read as 1 * 1/2
     return text
 
 
@@ -171,6 +179,7 @@ def fast_equal(gold: str, pred: str, rel_tol: float = SCIENTIFIC_REL_TOL) -> boo
     verdict = times_equal(gold, pred, as_number)
     for compare in (
         _numbers_equal,
+        _matrices_equal,
         _sets_equal,
         _bracketed_equal,
         _assignments_equal,
@@ -220,6 +229,29 @@ def _same(a: Fraction, b: Fraction, decimal: bool) -> bool:
     """Equal, or, where a decimal is meant, equal once both are rounded to 6 places (exactly:
     18446744073709551100.0 is not 2^64)."""
     return a == b or (decimal and round(a * _MILLIONTHS) == round(b * _MILLIONTHS))
+
+
+def _matrices_equal(gold: str, pred: str, rel_tol: float) -> bool | None:
+    """Matrices (normalised to `pmatrix`): the same shape and equal entries. A matrix
+    against anything else (a tuple may be a vector) and large matrices are left to
+    math-verify."""
+    matrices = [_PMATRIX.match(x) for x in (gold, pred)]
+    if None in matrices:
+        return None
+    gold_rows, pred_rows = (_rows(m["body"]) for m in matrices)
+    if [len(row) for row in gold_rows] != [len(row) for row in pred_rows]:
+        return False
+    rows = zip(gold_rows, pred_rows, strict=True)
+    cells = [pair for g, p in rows for pair in zip(g, p, strict=True)]
+    if len(cells) > _MAX_ITEMS:
+        return None
+    verdicts = [fast_equal(a.strip(), b.strip(), rel_tol) for a, b in cells]
+    return None if None in verdicts else all(verdicts)
+
+
+def _rows(body: str) -> list[list[str]]:
+    """A matrix body's cells, row by row (a final row break adds no row)."""
+    return [row.split("&") for row in body.split("\\\\") if row.strip()]
 
 
 def _sets_equal(gold: str, pred: str, rel_tol: float) -> bool | None:
