@@ -146,6 +146,8 @@ REJECTED = [
     ("36hours", "35"),
     ("2450.5", "2,450.05$"),
     ("23456789", "23,\\! 456,\\! 780"),
+    ("2500.75", "2500,57"),
+    ("2500.75", "250,075"),  # a thousands number
     ("1", "i^2"),
     ("2", "(1+i)^2"),
     ("3+4i", "3-4i"),
@@ -220,6 +222,17 @@ def test_undecidable_pairs_are_left_to_math_verify():
     assert decide("2 + i", "\\sqrt{i}") is None  # a root of a complex number
     assert decide("x", "i^x") is None
     assert decide("2^{1/2}", "i^{1/2}") is None
+
+
+def test_an_answer_with_a_decimal_comma_matches_a_decimal_gold():
+    assert decide("2500.75", "2500,75") is True
+    assert decide("-0.5", "-0,5") is True
+    assert decide("2500.75", "2500,7") is False
+
+
+def test_a_gold_with_a_comma_may_be_a_list():
+    assert decide("1,25", "1.25") is None
+    assert decide("0,125", "0.125") is None
 
 
 def test_scientific_tolerance_is_configurable():
@@ -312,6 +325,7 @@ def compare_with_twelve(text: str) -> object:
 
 HOSTILE_FORMS = [
     "1" * N + "weeks!",
+    "1," * (N // 2),
     "1" * N + ":",
     "1:" * (N // 2),
     "1" + " " * N + "1/",

@@ -49,6 +49,7 @@ _DEGREE_ANGLE = re.compile(
 )
 _CURRENCY = re.compile(r"^\\?\$\s*")
 _THOUSANDS = re.compile(r"^[-+]?[1-9]\d{0,2}(?:(?:,\d{3})++|(?: \d{3})++)(?:\.\d++)?$")
+_DECIMAL_COMMA = re.compile(r"^[-+]?\d++,\d++$")  # 1000,99: a decimal comma, or two values
 _DECIMAL = re.compile(r"^[-+]?(?:\d++(?:\.\d*+)?|\.\d++)$")
 _SLASH = re.compile(r"^([-+]?\d++)/(\d++)$")
 _ASSIGNMENT = re.compile(r"^[a-zA-Z]\s*+=\s*+(?P<value>[^=]++)$")
@@ -179,6 +180,7 @@ def fast_equal(gold: str, pred: str, rel_tol: float = SCIENTIFIC_REL_TOL) -> boo
     verdict = times_equal(gold, pred, as_number)
     for compare in (
         _numbers_equal,
+        _decimal_comma_equal,
         _matrices_equal,
         _sets_equal,
         _bracketed_equal,
@@ -213,6 +215,18 @@ def _numbers_equal(gold: str, pred: str, rel_tol: float) -> bool | None:
         return any(close(a, b, rel_tol) for a in gold_values for b in pred_values)
     decimal = "." in gold or "." in pred
     return any(_same(a, b, decimal) for a in gold_values for b in pred_values)
+
+
+def _decimal_comma_equal(gold: str, pred: str, rel_tol: float) -> bool | None:
+    """An answer `1000,99` against a gold decimal `1000.99`: the comma is a decimal comma
+    (the two values 1000 and 99 could never be one value). Only a decimal gold decides
+    this; a gold `1,22` may be a list, so it is left undecided."""
+    if "." not in gold or not _DECIMAL_COMMA.match(pred) or _THOUSANDS.match(pred):
+        return None
+    gold_value = as_number(gold)
+    if gold_value is None:
+        return None
+    return _same(gold_value, Fraction(pred.replace(",", ".")), decimal=True)
 
 
 def _values(text: str) -> list[Fraction] | None:
