@@ -6,7 +6,14 @@ polynomials are compared by value (`math_eval`); everything else (sets, interval
 equations, percentages, functions) is left undecided for math-verify/sympy.
 Numbers written as decimals are compared after rounding to 6 places, as math-verify does
 with its default `float_rounding=6`, but exactly (Fractions, never floats), so rounding
-cannot make two different integers or two huge numbers equal.
+cannot make two different integers or two huge numbers equal. Scientific notation, mixed
+numbers and clock times are read by `math_forms`; matrices are compared entry by entry.
+
+Rules that keep meaning: a unit is stripped only after a number and only when it cannot
+be a variable (two or more letters, `m/s`, or a unit word glued on: `10weeks`; not `3 x`,
+`10m`); `f(x) = E` and `y = E` (E in x) state E; degrees inside `\\sin`, `\\cos`, ... become
+radians; `,\\!` and `1 000` are thousands separators, while `1,22` and `1, 234` may be
+lists and stay as written (an answer `1000,99` against a decimal gold is a decimal comma).
 
 Every pattern runs in linear time on any input (possessive quantifiers where a run could
 be split between neighbours), and no number longer than `MAX_NUMBER_CHARS` characters is
@@ -33,8 +40,9 @@ _ARRAY = re.compile(rf"^[\[(]\s*+\\begin\{{array\}}\{{[lcr|]*+\}}{_BODY}\\end\{{
 _PMATRIX = re.compile(rf"^\\begin\{{pmatrix\}}{_BODY}\\end\{{pmatrix\}}$")
 _TEXT = re.compile(r"\\(?:text|textbf|mathrm|mbox|textnormal)\{([^{}]*+)\}")
 _POWER = r"(?:\^(?:\d|\{\d\})|[²³])"
+# a unit: km, m/s^2, cm^{2}; not x or x^2, which may be variables
 _UNIT = rf"(?:[A-Za-z]{{2,}}+{_POWER}?|[A-Za-z]{_POWER}?(?=/))(?:/[A-Za-z]++{_POWER}?)*+"
-_NUMBER_RUN = r"[-+]?[\d.,/]++"  # units: km, m/s^2, cm^{2}; not x or x^2 (variables)
+_NUMBER_RUN = r"[-+]?[\d.,/]++"
 _UNIT_WORDS = re.compile(rf"^(?P<number>{_NUMBER_RUN})\s++(?P<unit>{_UNIT}(?: {_UNIT})*+)$")
 _GLUED_UNIT = re.compile(
     rf"^(?P<number>{_NUMBER_RUN})(?:second|minute|hour|day|week|month|year|dollar|cent|euro"
@@ -53,9 +61,7 @@ _DECIMAL_COMMA = re.compile(r"^[-+]?\d++,\d++$")  # 1000,99: a decimal comma, or
 _DECIMAL = re.compile(r"^[-+]?(?:\d++(?:\.\d*+)?|\.\d++)$")
 _SLASH = re.compile(r"^([-+]?\d++)/(\d++)$")
 _ASSIGNMENT = re.compile(r"^[a-zA-Z]\s*+=\s*+(?P<value>[^=]++)$")
-_FUNCTION = re.compile(
-    r"^[a-zA-Z]\s*+\(\s*+[a-zA-Z]\s*+\)\s*+=\s*+(?P<value>[^=]++)$"
-)  # f(x) = 2x+3
+_FUNCTION = re.compile(r"^[a-zA-Z]\s*+\(\s*+[a-zA-Z]\s*+\)\s*+=\s*+(?P<value>[^=]++)$")
 _PERCENT = re.compile(r"\\?%$")
 _SPACES = re.compile(r"\s++")
 _DEFINITION = re.compile(r"^y\s*+=\s*+(?P<value>[^=xy]*+x[^=y]*+)$")  # y = 2x + 3
