@@ -30,9 +30,7 @@ from rewardsmith.verify.math_forms import close, mixed_number, scientific, times
 
 _WRAPPERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _MATH_THOUSANDS = re.compile(r"(?<=\d),\\!\s*+(?=\d)")  # MATH's 11,\! 111: one number
-_SPACING = re.compile(  # a run of backslash pairs (row breaks) is kept: `\\ 3` is not `\3`
-    r"(?<!\\)((?:\\\\)*+)\\(?:[,;:! ]|left|right|displaystyle)"
-)
+_SPACING = re.compile(r"(\\\\)|\\(?:[,;:! ]|left|right|displaystyle)")  # \\ is a row break
 _MATRIX = re.compile(r"(?<!\s)\s*+\\(begin|end)\{(?:[pbB]?matrix|smallmatrix)\}\s*+")  # not vmatrix
 _CELL_BREAK = re.compile(r"(?<!\s)\s++(?=\\\\|&)|(?:(?<=\\\\)|(?<=&))\s++")
 _BODY = r"(?P<body>(?:(?!\\begin|\\end).)*+)"  # no nested environment
@@ -81,11 +79,9 @@ def normalize(answer: str) -> str:
     """A canonical spelling: no math delimiters, spacing macros, `\\text` units, units or
     currency after a number, or final dot; thousands separators dropped; matrices written
     one way; degrees inside trigonometric functions in radians, elsewhere dropped."""
-    text = _MATH_THOUSANDS.sub(",", _unwrap(answer))
-    text = _SPACING.sub(r"\1", text)
-    text = _ARRAY.sub(r"\\begin{pmatrix}\g<body>\\end{pmatrix}", text)  # [\begin{array}..]
-    text = _CELL_BREAK.sub("", _MATRIX.sub(r"\\\1{pmatrix}", text))
-    text = _TEXT.sub(_text_body, text)
+    text = _unwrap(answer)
+    if "\\" in text:
+        text = _latex(text)
     text = _degrees(text)
     text = text.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     text = _CURRENCY.sub("", text).strip()
@@ -98,9 +94,23 @@ def normalize(answer: str) -> str:
     assignment = _ASSIGNMENT.match(text)
     if assignment and as_number(assignment.group("value").strip()) is not None:
         text = assignment.group("value").strip()  # "x = 12": the number is what counts
-    if (mixed := mixed_number(text)) is not None:
+    if (" " in text or "\\frac" in text) and (mixed := mixed_number(text)) is not None:
         text = str(mixed)  # "1 1/2" -> "3/2", which math-verify cannot read as 1 * 1/2
     return text
+
+
+def _latex(text: str) -> str:
+    """Spacing macros dropped, row breaks kept, matrices written one way, `\\text` opened."""
+    text = _SPACING.sub(_row_break, _MATH_THOUSANDS.sub(",", text))
+    if "\\begin" in text:
+        text = _ARRAY.sub(r"\\begin{pmatrix}\g<body>\\end{pmatrix}", text)  # [\begin{array}]
+        text = _CELL_BREAK.sub("", _MATRIX.sub(r"\\\1{pmatrix}", text))
+    return _TEXT.sub(_text_body, text)
+
+
+def _row_break(match: re.Match[str]) -> str:
+    """A matched row break `\\\\` stays; a spacing macro goes."""
+    return match.group(1) or ""
 
 
 def _text_body(match: re.Match[str]) -> str:
@@ -113,6 +123,8 @@ def _text_body(match: re.Match[str]) -> str:
 def _degrees(text: str) -> str:
     """Inside a trigonometric function an angle in degrees becomes radians (`\\sin 30^\\circ`
     is `\\sin (\\frac{30\\pi}{180})`); any other degree sign is dropped (`30^\\circ` is 30)."""
+    if "\\circ" not in text and "°" not in text:
+        return text
     if _TRIG.search(text):
         return _DEGREE_ANGLE.sub(r"(\\frac{\g<angle>\\pi}{180})", text)
     return _DEGREE.sub("", text)
@@ -183,7 +195,7 @@ def fast_equal(gold: str, pred: str, rel_tol: float = SCIENTIFIC_REL_TOL) -> boo
     exact value, relative to the larger of the two (two integers must be equal)."""
     if gold == pred or _squeezed(gold) == _squeezed(pred):
         return True
-    verdict = times_equal(gold, pred, as_number)
+    verdict = times_equal(gold, pred, as_number) if ":" in gold + pred else None
     for compare in (
         _numbers_equal,
         _decimal_comma_equal,
