@@ -62,6 +62,7 @@ _ASSIGNMENT = re.compile(r"^[a-zA-Z]\s*+=\s*+(?P<value>[^=]++)$")
 _FUNCTION = re.compile(r"^[a-zA-Z]\s*+\(\s*+[a-zA-Z]\s*+\)\s*+=\s*+(?P<value>[^=]++)$")
 _PERCENT = re.compile(r"\\?%$")
 _SPACES = re.compile(r"\s++")
+_DIGIT_GAP = re.compile(r"(?<=\d)\s++(?=\d)")
 _DEFINITION = re.compile(r"^y\s*+=\s*+(?P<value>[^=xy]*+x[^=y]*+)$")  # y = 2x + 3
 _BRACKETED = re.compile(r"^(?P<open>[\[(])(?P<items>[^()\[\]]++)(?P<close>[\])])$")
 _RELATION = re.compile(r"\\(?:leqslant|geqslant|leq|geq|le|ge|lt|gt)(?![A-Za-z])|<|>|≤|≥")
@@ -193,7 +194,7 @@ def fast_equal(gold: str, pred: str, rel_tol: float = SCIENTIFIC_REL_TOL) -> boo
 
     `rel_tol` is how far a number in scientific notation may be from the other side's
     exact value, relative to the larger of the two (two integers must be equal)."""
-    if gold == pred or _squeezed(gold) == _squeezed(pred):
+    if gold == pred or _same_but_spaces(gold, pred):
         return True
     verdict = times_equal(gold, pred, as_number) if ":" in gold + pred else None
     for compare in (
@@ -212,15 +213,16 @@ def fast_equal(gold: str, pred: str, rel_tol: float = SCIENTIFIC_REL_TOL) -> boo
     return verdict if verdict is not None else numeric_equal(gold, pred)
 
 
+def _same_but_spaces(gold: str, pred: str) -> bool:
+    """Equal once spaces are dropped, except between two digits (`1 1/2` is not `11/2`)."""
+    if gold.replace(" ", "") != pred.replace(" ", ""):
+        return False
+    return _squeezed(gold) == _squeezed(pred)
+
+
 def _squeezed(text: str) -> str:
-    """`text` without spaces, except one between two digits (`1 1/2` is not `11/2`)."""
-    return _SPACES.sub(_digit_gap, text)
-
-
-def _digit_gap(match: re.Match[str]) -> str:
-    start, end, text = match.start(), match.end(), match.string
-    between_digits = start > 0 and end < len(text) and text[start - 1].isdigit()
-    return " " if between_digits and text[end].isdigit() else ""
+    """`text` without spaces; a run between two digits becomes one mark."""
+    return _SPACES.sub("", _DIGIT_GAP.sub("\x01", text))
 
 
 def _numbers_equal(gold: str, pred: str, rel_tol: float) -> bool | None:
