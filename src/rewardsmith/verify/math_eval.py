@@ -10,10 +10,15 @@ accident). Anything outside the small grammar (functions, equations, sets, decim
 (a policy could write a rational that approximates `\\pi/4` to nine digits), expressions
 longer than `_MAX_LENGTH` characters, and powers and roots out of range. Tokenising and
 parsing are linear in the length of the expression.
+
+`i` is the imaginary unit, as in math-verify: `i^2` is -1 and `(1+i)^2` is `2i`. Values
+are complex; a complex number raised to a non-integer power, and roots and exponents that
+are not real, are `Undecided`.
 """
 
 from __future__ import annotations
 
+import cmath
 import math
 import re
 
@@ -28,6 +33,7 @@ _MAX_DIGITS = 6  # longer literals could approximate one closed form by another
 _MAX_LENGTH = 256  # characters; honest closed forms are far shorter
 _SAME = 1e-13  # relative difference below which two values are equal
 _DIFFERENT = 1e-9  # above which they differ; in between, sympy decides
+_IMAGINARY = "i"
 
 
 class Undecided(ValueError):
@@ -49,7 +55,7 @@ def _tokens(text: str) -> list[str]:
 class _Parser:
     """Recursive descent over +, -, implicit and explicit products, /, ^, \\frac, \\sqrt."""
 
-    def __init__(self, tokens: list[str], values: dict[str, float]) -> None:
+    def __init__(self, tokens: list[str], values: dict[str, complex]) -> None:
         self.tokens, self.values, self.index = tokens, values, 0
 
     def peek(self) -> str | None:
@@ -62,19 +68,19 @@ class _Parser:
         self.index += 1
         return token
 
-    def parse(self) -> float:
+    def parse(self) -> complex:
         value = self.expression()
         if self.peek() is not None:
             raise Undecided(f"unexpected {self.peek()!r}")
         return value
 
-    def expression(self) -> float:
+    def expression(self) -> complex:
         value = self.term()
         while self.peek() in ("+", "-"):
             value = value + self.term() if self.take() == "+" else value - self.term()
         return value
 
-    def term(self) -> float:
+    def term(self) -> complex:
         value = self.signed()
         while True:
             token = self.peek()
@@ -84,17 +90,19 @@ class _Parser:
             elif token == "/":
                 self.take()
                 value = _divide(value, self.signed())
+            elif token == "\\frac" and self.tokens[self.index - 1].isdigit():
+                raise Undecided("a number before \\frac is a mixed number, not a product")
             elif token is not None and (token in _ATOM_START or token.isalpha()):
                 value *= self.power()  # implicit product: 6\sqrt{7}, 2x, 16\pi
             else:
                 return value
 
-    def signed(self) -> float:
+    def signed(self) -> complex:
         if self.peek() in ("+", "-"):
             return -self.signed() if self.take() == "-" else self.signed()
         return self.power()
 
-    def power(self) -> float:
+    def power(self) -> complex:
         base = self.atom()
         if self.peek() != "^":
             return base
@@ -102,7 +110,7 @@ class _Parser:
         exponent = self.signed() if self.peek() in ("+", "-") else self.power()
         return _power(base, exponent)
 
-    def atom(self) -> float:
+    def atom(self) -> complex:
         token = self.take()
         if token.isdigit():
             if self.peek() is not None and self.peek().isdigit():
@@ -114,6 +122,8 @@ class _Parser:
             return value
         if token == "\\pi":
             return math.pi
+        if token == _IMAGINARY:
+            return 1j
         if token == "\\frac":
             return _divide(self.group(), self.group())
         if token == "\\sqrt":
@@ -122,7 +132,7 @@ class _Parser:
             return self.values[token]
         raise Undecided(f"unsupported token {token!r}")
 
-    def group(self) -> float:
+    def group(self) -> complex:
         """A `{...}` argument, or a single digit (`\\frac12` is one half)."""
         token = self.peek()
         if token is not None and token.isdigit():
@@ -133,39 +143,50 @@ class _Parser:
             return float(token[0])
         return self.atom()
 
-    def root(self) -> float:
+    def root(self) -> complex:
         degree = 2.0
         if self.peek() == "[":
             self.take()
-            degree = self.expression()
+            degree = _real(self.expression())
             self.take("]")
-        radicand = self.group()
+        radicand = _real(self.group())
         if radicand < 0 or degree <= 0:
             raise Undecided("root of a negative number")
         return _power(radicand, 1.0 / degree)
 
 
-def _power(base: float, exponent: float) -> float:
-    """`base ** exponent`, or Undecided when the exponent is out of range or not finite
-    (`\\sqrt[1/999999]{2}` is 2 to the 999999th) or the result overflows."""
+def _real(value: complex) -> float:
+    """`value` as a real number, or Undecided when it has an imaginary part."""
+    if value.imag:
+        raise Undecided("not a real number")
+    return value.real
+
+
+def _power(base: complex, exponent: complex) -> complex:
+    """`base ** exponent`, or Undecided when the exponent is not real, out of range or not
+    finite (`\\sqrt[1/999999]{2}` is 2 to the 999999th), a negative or complex base has a
+    fractional exponent, or the result overflows."""
+    exponent = _real(exponent)
     if not math.isfinite(exponent) or abs(exponent) > _MAX_EXPONENT:
         raise Undecided("exponent out of range")
-    if base < 0 and not exponent.is_integer():
-        raise Undecided("fractional power of a negative number")
+    if not exponent.is_integer() and (base.imag or base.real < 0):
+        raise Undecided("fractional power of a negative or complex number")
     try:
-        return base**exponent
+        if base.imag:
+            return base ** int(exponent)
+        return base.real**exponent
     except (OverflowError, ZeroDivisionError):
         raise Undecided("power not finite") from None
 
 
-def _divide(numerator: float, denominator: float) -> float:
+def _divide(numerator: complex, denominator: complex) -> complex:
     if denominator == 0:
         raise Undecided("division by zero")
     return numerator / denominator
 
 
 def _variables(tokens: list[str]) -> set[str]:
-    return {t for t in tokens if len(t) == 1 and t.isalpha()}
+    return {t for t in tokens if len(t) == 1 and t.isalpha() and t != _IMAGINARY}
 
 
 def numeric_equal(gold: str, pred: str) -> bool | None:
@@ -187,11 +208,11 @@ def numeric_equal(gold: str, pred: str) -> bool | None:
         for values in points:
             a = _Parser(list(gold_tokens), values).parse()
             b = _Parser(list(pred_tokens), values).parse()
-            if not (math.isfinite(a) and math.isfinite(b)):
+            if not (cmath.isfinite(a) and cmath.isfinite(b)):
                 return None
-            if not math.isclose(a, b, rel_tol=_DIFFERENT, abs_tol=_DIFFERENT):
+            if not cmath.isclose(a, b, rel_tol=_DIFFERENT, abs_tol=_DIFFERENT):
                 return False
-            verdicts.add(math.isclose(a, b, rel_tol=_SAME, abs_tol=_SAME))
+            verdicts.add(cmath.isclose(a, b, rel_tol=_SAME, abs_tol=_SAME))
         return True if verdicts == {True} else None
     except (Undecided, RecursionError):
         return None
