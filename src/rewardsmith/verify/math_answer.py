@@ -54,7 +54,7 @@ _GSM8K = re.compile(r"####\s*+(?P<answer>[^\n<]++)")
 _DIGITS = re.compile(r"\d++")
 _HEDGE = re.compile(r"\b(?:either|possibly|maybe)\b|\?", re.IGNORECASE)
 _ALTERNATIVE = re.compile(r"\bor\b|\\(?:lor|vee)\b", re.IGNORECASE)  # a hedge for one value
-_SENTENCE_END = re.compile(r"(?<=[^\d\\])\.(?:\s|$)|\.\s")
+_SENTENCE_END = re.compile(r"(?<=[^\d\\])\.(?:\s|$)|\.\s|[。！？]")
 _BOX_OPENERS = ("\\boxed", "\\fbox")
 
 
@@ -125,20 +125,22 @@ def _search(text: str, parts: int, prompt: str, rules: Rules) -> Extraction:
     # Explicit answers must all agree, so they are read until enough disagree; otherwise
     # the answer is the last one that is not empty once normalised, so they are read from
     # the end. A repeated spelling is read once.
-    found: dict[str, None] = {}
+    found: dict[str, str] = {}  # normalised spelling -> the candidate as written
     for candidate in dict.fromkeys(candidates if agree else reversed(candidates)):
         if reason := rules.limits.exceeded(candidate):
             return Extraction(None, source, raw, reason, out_of_bounds=True)
+        if source == "answer_phrase":  # a sentence reduced to its value, once it is read
+            candidate = reduce_phrase(candidate)
         if negated(candidate):
             return Extraction(None, source, candidate, f"negated answer: {candidate.strip()}")
         if normalized := normalize(candidate):
-            found[normalized] = None
+            found.setdefault(normalized, candidate)
             if not agree or (parts == 1 and len(found) == _CONFLICTS_SHOWN):
                 break
     if not found:
         return Extraction(None, source, raw, "empty answer")
     if parts > 1:
-        return _parted(list(found), source, raw, parts, rules.limits)
+        return _parted(list(found.values()), source, raw, parts, rules.limits)
     if len(found) > 1:
         shown = "; ".join(found)
         return Extraction(None, source, raw, f"conflicting final answers: {shown}")
@@ -157,7 +159,7 @@ def _candidates(text: str, prompt: str, policy: str) -> tuple[str, list[str]]:
     if boxed and not any(phrase.final and phrase.start > last_box for phrase in phrases):
         return "boxed", boxed
     if phrases:
-        return "answer_phrase", [reduce_phrase(_cut_sentence(p.text)) for p in phrases]
+        return "answer_phrase", [_cut_sentence(phrase.text) for phrase in phrases]
     gsm8k = [m.group("answer") for m in _GSM8K.finditer(text)]
     if gsm8k:
         return "gsm8k", gsm8k
@@ -194,8 +196,9 @@ def _checked(answer: str, source: str, raw: str, limits: Limits) -> Extraction:
 
 
 def _parted(answers: list[str], source: str, raw: str, parts: int, limits: Limits) -> Extraction:
-    """The parts that several agreeing or complementary answers list together."""
-    joined = ", ".join(answers)
+    """The parts that several agreeing or complementary answers (as written) list
+    together."""
+    joined = ", ".join(normalize(answer) for answer in answers)
     if reason := limits.exceeded(joined):
         return Extraction(None, source, raw, reason, out_of_bounds=True)
     if _HEDGE.search(joined):

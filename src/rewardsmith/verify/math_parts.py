@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from rewardsmith.verify.math_normalize import fast_equal, normalize
 from rewardsmith.verify.math_prose import math_pieces
 from rewardsmith.verify.math_symbolic import symbolic_equal
-from rewardsmith.verify.text import boxed_contents
+from rewardsmith.verify.text import boxed_spans
 
 Part = tuple[str, str]  # (variable name or "", normalised value)
 Equal = Callable[[str, str], bool | None]
@@ -32,24 +32,45 @@ _MARKS = re.compile(
     r"([()\[\]{},;]|\\q?quad|(?<![A-Za-z\\])(?:and|or)(?![A-Za-z])|\\(?:lor|vee)(?![A-Za-z]))"
 )
 _OPENERS, _CLOSERS = "([{", ")]}"
-_JOINER = re.compile(r"[\s,;.&]*+(?:(?:and|or|y|et|und|и|和|或)(?![A-Za-z])[\s,;.]*+)?")
+_JOINER = re.compile(r"[\s,;.&\"'\\]*+(?:(?:and|or|y|et|und|и|和|或)(?![A-Za-z])[\s,;.\"'\\]*+)?")
+_GAP_NOISE = re.compile(r"\\(?:text|mathrm)\{|\\q?quad|\\[()\[\]]")
+_WORD = re.compile(r"[^\W\d_]++")
+_MAX_LIST_WORDS = 2  # boxes this few words apart list parts together ("1 papers and 2")
 _NAMED = re.compile(r"\s*+(?P<name>[A-Za-z](?:_\{?\w++\}?)?)\s*+=(?!=)\s*+(?P<value>[^=]++)")
 _SET = re.compile(r"^(?:\\\{(?P<escaped>.*)\\\}|\{(?P<plain>.*)\})$", re.DOTALL)
 
 
 def gold_parts(reference: str) -> tuple[Part, ...]:
-    """The parts a gold lists (one part for a single value)."""
-    chunks = boxed_contents(reference)
-    if not chunks:
-        segments = math_pieces(reference)
-        joined = all(is_math or _JOINER.fullmatch(text) for is_math, text in segments)
-        math = [text for is_math, text in segments if is_math]
-        chunks = math if len(math) > 1 and joined else [reference]
-    return tuple(part for chunk in chunks for part in split_parts(normalize(chunk)))
+    """The parts a gold lists (one part for a single value). Boxes no more than
+    `_MAX_LIST_WORDS` words apart list parts together; of boxes further apart, the last
+    run counts (a solution's intermediate boxes are not parts of its answer)."""
+    boxes = boxed_spans(reference)
+    run: list[str] = []
+    for index, (start, _, content) in enumerate(boxes):
+        gap = reference[boxes[index - 1][1] : start] if index else ""
+        if len(_WORD.findall(_GAP_NOISE.sub(" ", gap))) > _MAX_LIST_WORDS:
+            run = []
+        run.append(content)
+    chunks = run or [reference]
+    return distinct([part for chunk in chunks for part in split_parts(chunk)])
 
 
-def split_parts(answer: str) -> list[Part]:
-    """The top-level parts of one normalised answer; a set literal lists its items."""
+def split_parts(written: str) -> list[Part]:
+    """The top-level parts of one answer as written: its math segments when only joining
+    words stand between them (`$1$ and $2$`); else its top-level items, unless it is
+    prose (a sentence is one part). A set literal lists its items, and a lone assignment
+    (`b = 8`) keeps its name."""
+    segments = math_pieces(written)
+    math = [text for is_math, text in segments if is_math]
+    if len(math) > 1 and all(is_math or _JOINER.fullmatch(text) for is_math, text in segments):
+        return [part for segment in math for part in split_parts(segment)]
+    if len(_WORD.findall(_GAP_NOISE.sub(" ", written))) > 2 * _MAX_LIST_WORDS + 2:
+        return [("", normalize(written))]
+    if (single := _NAMED.fullmatch(written.strip().strip("$"))) and len(
+        split_items(single["value"], most=1)
+    ) == 1:
+        return [(_bare_name(single["name"]), normalize(single["value"]))]
+    answer = normalize(written)
     if (whole := _SET.match(answer)) is not None:
         inner = whole.group("escaped") if whole.group("escaped") is not None else whole["plain"]
         if len(items := split_items(inner)) > 1:
@@ -89,8 +110,9 @@ def _bare_name(name: str) -> str:
 
 
 def distinct(parts: list[Part]) -> tuple[Part, ...]:
-    """`parts` without repeated spellings, in order."""
-    return tuple(dict.fromkeys(part for part in parts if part[1]))
+    """`parts` without repeated spellings (spaces aside), in order."""
+    unique = {(name, value.replace(" ", "")): (name, value) for name, value in parts if value}
+    return tuple(unique.values())
 
 
 def match_parts(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 
-_MATH = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
+_CLOSER = {"$$": "$$", "\\[": "\\]", "\\(": "\\)", "$": "$"}  # math opener -> closer
 _MATH_OPEN = re.compile(r"\$\$|(?<!\\)\$|\\[\[(]")
 _END = r"(?:[.!?;](?=\s|$)|[。！？；।\n])"
 _SENTENCE_END = re.compile(rf"{_END}(?:[ \t]*+{_END})*+")  # a run of ends is one
@@ -35,6 +35,7 @@ _LATEX = re.compile(r"\\[A-Za-z]++(?:\{[^{}]*+\})?")
 _WORD = re.compile(r"[^\W_]")
 _PROSE_WORD = re.compile(r"[^\W\d_]{2}")
 _COURTESY = "i hope it is correct"
+_MAX_PIECES = 64  # math segments in one closing sentence
 
 
 def negated(text: str) -> bool:
@@ -102,7 +103,7 @@ def math_pieces(text: str) -> list[tuple[bool, str]]:
     pieces: list[tuple[bool, str]] = []
     position = 0
     while (opener := _MATH_OPEN.search(text, position)) is not None:
-        closer = dict(_MATH)[opener.group()]
+        closer = _CLOSER[opener.group()]
         close = text.find(closer, opener.end())
         while close > 0 and closer == "$" and text[close - 1] == "\\":  # an escaped \$
             close = text.find(closer, close + 1)
@@ -119,17 +120,25 @@ def _last_sentence(pieces: list[tuple[bool, str]]) -> list[tuple[bool, str]]:
     found: list[tuple[bool, str]] = []  # the sentence's pieces, last first
     for is_math, text in reversed(pieces):
         if is_math:
+            if text.rstrip().endswith(".") and _has_content(found):
+                return found[::-1]  # display math ending a sentence: "... = 2.$$ So ..."
             found.append((True, text))
+            if len(found) > _MAX_PIECES:
+                return []  # no sentence of an honest answer is this long
             continue
         ends = [0, *(m.end() for m in _SENTENCE_END.finditer(text)), len(text)]
         for start, end in reversed(list(pairwise(ends))):
             if text[start:end].strip():
                 found.append((False, text[start:end]))
-            if start > 0 and any(math or _WORD.search(t) for math, t in found):
+            if start > 0 and _has_content(found):
                 return found[::-1]
             if start > 0:
                 found = []
     return found[::-1]
+
+
+def _has_content(pieces: list[tuple[bool, str]]) -> bool:
+    return any(is_math or _WORD.search(text) for is_math, text in pieces)
 
 
 def _values(pieces: list[tuple[bool, str]]) -> list[str]:

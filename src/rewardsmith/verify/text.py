@@ -62,7 +62,12 @@ def boxed_contents(text: str) -> list[str]:
     Braces are balanced (escaped `\\{` `\\}` do not count); an unclosed box is ignored, and
     a box nested inside another is part of the outer box's contents.
     """
-    found: list[str] = []
+    return [content for _, _, content in boxed_spans(text)]
+
+
+def boxed_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, contents) of every box `boxed_contents` finds."""
+    found: list[tuple[int, int, str]] = []
     if "\\boxed" not in text and "\\fbox" not in text:
         return found
     closing: dict[int, int] | None = None  # brace pairs from the first box on, built once
@@ -74,10 +79,10 @@ def boxed_contents(text: str) -> list[str]:
                 closing = _brace_pairs(text, gap)
             end = closing.get(gap)
             if end is not None:
-                found.append(text[gap + 1 : end])
+                found.append((opener.start(), end + 1, text[gap + 1 : end]))
                 resume = end + 1
         elif bare := _BARE_TOKEN.match(text, start):
-            found.append(bare.group(1))
+            found.append((opener.start(), bare.end(), bare.group(1)))
             resume = bare.end()
         opener = _BOX_OPENER.search(text, resume)
     return found
