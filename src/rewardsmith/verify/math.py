@@ -63,10 +63,11 @@ class MathParams(Params):
         "because the machine is loaded) is tried once more under `retry_timeout`",
     )
     retry_timeout: float = Field(
-        default=30.0,
+        default=15.0,
         ge=0,
         description="seconds for the second attempt at a check that overran `timeout`; "
-        "only a check that overruns both gets status timeout (0: no second attempt)",
+        "only a check that overruns both gets status timeout (0: no second attempt). A "
+        "check that never ends costs a worker timeout + retry_timeout seconds",
     )
     memory_mb: int = Field(
         default=DEFAULT_MEMORY_MB,

@@ -34,7 +34,7 @@ _MARKS = re.compile(
 _OPENERS, _CLOSERS = "([{", ")]}"
 _JOINER = re.compile(r"[\s,;.&\"'\\]*+(?:(?:and|or|y|et|und|и|和|或)(?![A-Za-z])[\s,;.\"'\\]*+)?")
 _GAP_NOISE = re.compile(r"\\(?:text|mathrm)\{|\\q?quad|\\[()\[\]]")
-_WORD = re.compile(r"[^\W\d_]++")
+_WORD = re.compile(r"(?<![\\\w])[^\W\d_]{2,}+")  # a word, not a command or variable
 _MAX_LIST_WORDS = 2  # boxes this few words apart list parts together ("1 papers and 2")
 _NAMED = re.compile(r"\s*+(?P<name>[A-Za-z](?:_\{?\w++\}?)?)\s*+=(?!=)\s*+(?P<value>[^=]++)")
 _SET = re.compile(r"^(?:\\\{(?P<escaped>.*)\\\}|\{(?P<plain>.*)\})$", re.DOTALL)
