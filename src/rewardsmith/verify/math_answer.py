@@ -181,6 +181,8 @@ def _last_line(text: str) -> str:
 
 def _restates(line: str, prompt: str) -> bool:
     """A line of several words that appears in the question (a bare number does not count)."""
+    if not prompt:
+        return False
     words = line.lower().rstrip(".").split()
     return len(words) > 1 and " ".join(words) in " ".join(prompt.lower().split())
 

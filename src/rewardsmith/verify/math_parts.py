@@ -28,9 +28,9 @@ from rewardsmith.verify.text import boxed_spans
 
 Part = tuple[str, str]  # (variable name or "", normalised value)
 Equal = Callable[[str, str], bool | None]
-_MARKS = re.compile(
-    r"([()\[\]{},;]|\\q?quad|(?<![A-Za-z\\])(?:and|or)(?![A-Za-z])|\\(?:lor|vee)(?![A-Za-z]))"
-)
+_SEPARATOR = r"(?:[,;]|\\q?quad|\\lor|\\vee|(?<![A-Za-z\\])(?:and|or)(?![A-Za-z]))"
+# a bracket, or a run of separators (one mark for ",,, and"); starts at a mark, so linear
+_MARKS = re.compile(rf"[()\[\]{{}}]|{_SEPARATOR}(?:\s*+{_SEPARATOR})*+")
 _OPENERS, _CLOSERS = "([{", ")]}"
 _JOINER = re.compile(r"[\s,;.&\"'\\]*+(?:(?:and|or|y|et|und|и|和|或)(?![A-Za-z])[\s,;.\"'\\]*+)?")
 _GAP_NOISE = re.compile(r"\\(?:text|mathrm)\{|\\q?quad|\\[()\[\]]")

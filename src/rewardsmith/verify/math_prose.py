@@ -15,14 +15,20 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 
-_CLOSER = {"$$": "$$", "\\[": "\\]", "\\(": "\\)", "$": "$"}  # math opener -> closer
+_CLOSER = {  # math opener -> its closer (an escaped \$ closes nothing)
+    "$$": re.compile(r"\$\$"),
+    "\\[": re.compile(r"\\\]"),
+    "\\(": re.compile(r"\\\)"),
+    "$": re.compile(r"(?<!\\)\$"),
+}
 _MATH_OPEN = re.compile(r"\$\$|(?<!\\)\$|\\[\[(]")
 _END = r"(?:[.!?;](?=\s|$)|[。！？；।\n])"
 _SENTENCE_END = re.compile(rf"{_END}(?:[ \t]*+{_END})*+")  # a run of ends is one
-_COPULA = re.compile(
+_COPULA = (
     r"(?<![A-Za-z])(?:is|are|was|equals?|it's|est|es|ist|beträgt|равно|равен)(?![A-Za-z])"
     r"|[=是为為はهو]|等于"
 )
+_LAST_COPULA = re.compile(rf"(?s:.*)(?:{_COPULA})")  # ends where the last copula ends
 _VALUE = re.compile(
     r"\\d?frac\{[^{}]*+\}\{[^{}]*+\}"
     r"|(?<![A-Za-z0-9_.,])[-+]?(?:\d{1,3}(?:,\d{3})++(?:\.\d++)?|\d++(?:\.\d++)?|\.\d++)"
@@ -48,16 +54,18 @@ def closing_value(text: str, prompt: str = "") -> str | None:
 
     Text from a chat template's stop token on (`<|im_start|>`) is not part of the answer,
     and Minerva's closing "I hope it is correct." is skipped. A value the prompt states
-    too counts only when the sentence asserts it with a copula ("so x = 2", not
-    "Compute 2/4 please.").
+    too counts only when the sentence asserts it with a copula or is the value alone
+    ("so x = 2" or "2", not "Compute 2/4 please.").
     """
     if stop := _STOP_TOKEN.search(text, len(text) - len(text.lstrip()) + 1):
         text = text[: stop.start()]
     text = text.rstrip().rstrip(".")
     if text[-len(_COURTESY) :].lower() == _COURTESY:
         text = text[: -len(_COURTESY)]
-    value, asserted = _stated(_last_sentence(math_pieces(text)))
-    if value is None or asserted or value not in _values(math_pieces(prompt)):
+    sentence = _last_sentence(math_pieces(text))
+    value, asserted = _stated(sentence)
+    bare = not any(_PROSE_WORD.search(piece) for is_math, piece in sentence if not is_math)
+    if value is None or asserted or bare or value not in _values(math_pieces(prompt)):
         return value
     return None
 
@@ -73,14 +81,14 @@ def _stated(pieces: list[tuple[bool, str]]) -> tuple[str | None, bool]:
         return None, False
     copula = None
     for index, (is_math, text) in enumerate(pieces):
-        if not is_math and (found := list(_COPULA.finditer(text))):
-            copula = (index, found[-1].end())
+        if not is_math and (found := _LAST_COPULA.match(text)):
+            copula = (index, found.end())
     if copula is not None:
         index, end = copula
         tail = [(False, pieces[index][1][end:]), *pieces[index + 1 :]]
-        if values := _values(tail):
+        if values := _values(tail, most=2):
             return _one(values, tail), True
-    return _one(_values(pieces), pieces), False
+    return _one(_values(pieces, most=2), pieces), False
 
 
 def _one(values: list[str], pieces: list[tuple[bool, str]]) -> str | None:
@@ -103,14 +111,14 @@ def math_pieces(text: str) -> list[tuple[bool, str]]:
     pieces: list[tuple[bool, str]] = []
     position = 0
     while (opener := _MATH_OPEN.search(text, position)) is not None:
-        closer = _CLOSER[opener.group()]
-        close = text.find(closer, opener.end())
-        while close > 0 and closer == "$" and text[close - 1] == "\\":  # an escaped \$
-            close = text.find(closer, close + 1)
-        if close < 0:
+        close = _CLOSER[opener.group()].search(text, opener.end())
+        if close is None:
             break
-        pieces += [(False, text[position : opener.start()]), (True, text[opener.end() : close])]
-        position = close + len(closer)
+        pieces += [
+            (False, text[position : opener.start()]),
+            (True, text[opener.end() : close.start()]),
+        ]
+        position = close.end()
     pieces.append((False, text[position:]))
     return [(is_math, piece) for is_math, piece in pieces if piece.strip()]
 
@@ -141,12 +149,14 @@ def _has_content(pieces: list[tuple[bool, str]]) -> bool:
     return any(is_math or _WORD.search(text) for is_math, text in pieces)
 
 
-def _values(pieces: list[tuple[bool, str]]) -> list[str]:
-    values: list[str] = []
+def _values(pieces: list[tuple[bool, str]], most: int | None = None) -> list[str]:
+    """The distinct values the pieces state (a value restated is one value), in order;
+    with `most`, reading stops once there are that many."""
+    values: dict[str, None] = {}
     for is_math, text in pieces:
-        if is_math:
-            if not _NAME.fullmatch(text):
-                values.append(text.strip())
-        else:
-            values += [match.group() for match in _VALUE.finditer(text)]
-    return list(dict.fromkeys(values))  # a value restated is one value
+        found = [text] if is_math and not _NAME.fullmatch(text) else []
+        for value in found if is_math else (m.group() for m in _VALUE.finditer(text)):
+            values[value.strip()] = None
+            if most is not None and len(values) >= most:
+                return list(values)
+    return list(values)

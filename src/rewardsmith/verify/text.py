@@ -9,6 +9,7 @@ possessive (`*+`, `++`), so a failed attempt never retries the same run of chara
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass
 
 # Answer cues: a cue word, not inside a longer word, then what must follow it ("the answer
@@ -26,6 +27,7 @@ _CUE_END = {
     "答え": r"\s*+(?:は|[:：])",
     "解答": r"\s*+[:：]",
 }
+MAX_CUES = 64
 _CUE_ENDS = {word: re.compile(end, re.IGNORECASE) for word, end in _CUE_END.items()}
 _DISPLAY_NEXT = re.compile(r"[ \t]*+(?=\$|\\[\[(])")  # "Answer" alone before display math
 _LETTER = re.compile(r"[^\W\d_]")
@@ -118,11 +120,16 @@ def answer_tag_contents(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Phrase:
-    """What follows one answer cue; `final` when the cue says "final answer"."""
+    """What follows one answer cue, and the cue with a few characters before it."""
 
     text: str
     start: int  # where the cue starts
-    final: bool
+    cue: str
+
+    @property
+    def final(self) -> bool:
+        """Whether the cue says "final answer" (or 最终答案, "réponse finale", ...)."""
+        return _FINAL_CUE.search(self.cue) is not None
 
 
 def answer_phrases(text: str) -> list[str]:
@@ -137,19 +144,25 @@ def answer_phrase_spans(text: str) -> list[Phrase]:
     next cue, whichever comes first (so with two cues on a line, each gets its own text
     and the last one can decide); display math opened on the cue's line and closed on a
     later one extends it to the closing line. A cue followed by nothing but spaces gives
-    nothing. Each cue's text is scanned once: linear time.
+    nothing. Only the last `MAX_CUES` cues, among the last 4 * `MAX_CUES` cue words, are
+    read (the last phrase is what decides); each cue's text is scanned once.
     """
-    cues = [cue for word in _CUE_WORD.finditer(text) if (cue := _cue(text, word))]
+    cues: list[tuple[int, int]] = []
+    for word in reversed(deque(_CUE_WORD.finditer(text), maxlen=4 * MAX_CUES)):
+        if cue := _cue(text, word):
+            cues.append(cue)
+            if len(cues) == MAX_CUES:
+                break
+    cues.reverse()
     phrases: list[Phrase] = []
     for index, cue in enumerate(cues):
         limit = cues[index + 1][0] if index + 1 < len(cues) else len(text)
         start = _LEADING_SPACE.match(text, cue[1], limit).end()
         end = _line_end(text, _display_end(text, start, limit), limit)
-        if tag := _TAG.search(text, start, end):
+        if text.find("<", start, end) >= 0 and (tag := _TAG.search(text, start, end)):
             end = tag.start()
         if start < end:
-            final = _FINAL_CUE.search(text, max(0, cue[0] - 16), cue[1]) is not None
-            phrases.append(Phrase(text[start:end], cue[0], final))
+            phrases.append(Phrase(text[start:end], cue[0], text[max(0, cue[0] - 16) : cue[1]]))
     return phrases
 
 
@@ -177,6 +190,8 @@ def _line_start(text: str, position: int) -> bool:
 
 def _display_end(text: str, start: int, limit: int) -> int:
     """Where display math opening at `start` closes (or `start` when none opens there)."""
+    if start >= limit or text[start] not in "$\\":
+        return start
     for opener, closer in _DISPLAY:
         if text.startswith(opener, start, limit):
             close = text.find(closer, start + len(opener), limit)
