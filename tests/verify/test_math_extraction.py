@@ -366,3 +366,11 @@ def test_a_check_that_times_out_once_is_retried_under_the_longer_limit():
         assert outcome(twice)[0] is Status.TIMEOUT
     finally:
         pool.close()
+
+
+def test_a_single_equation_gold_stays_an_equation(math_reward):
+    cases = [
+        ("\\boxed{y - 2 = 2(x + 2)}", "\\boxed{y = 2x + 6}"),
+        ("\\boxed{y = 2x + 7}", "y = 2x + 6"),
+    ]
+    assert scores(math_reward, cases) == [1.0, 0.0]

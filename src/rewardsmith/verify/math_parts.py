@@ -69,7 +69,7 @@ def split_parts(written: str) -> list[Part]:
     if (single := _NAMED.fullmatch(written.strip().strip("$"))) and len(
         split_items(single["value"], most=1)
     ) == 1:
-        return [(_bare_name(single["name"]), normalize(single["value"]))]
+        return [(_bare_name(single["name"]), normalize(written))]  # "y = 2x" stays an equation
     answer = normalize(written)
     if (whole := _SET.match(answer)) is not None:
         inner = whole.group("escaped") if whole.group("escaped") is not None else whole["plain"]
