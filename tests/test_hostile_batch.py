@@ -103,7 +103,9 @@ def _humaneval_case() -> Case:
 
 
 CASES: dict[str, Case] = {
-    "math": Case({"type": "math", "timeout": 2.0}, MATH_GROUPS, time_limit=2.0),
+    "math": Case(
+        {"type": "math", "timeout": 2.0, "retry_timeout": 2.0}, MATH_GROUPS, time_limit=4.0
+    ),
     "qa": Case(QA, QA_GROUPS),
     "choice": Case(
         {"type": "choice", "options": "ABCD"},

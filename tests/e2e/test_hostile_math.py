@@ -19,7 +19,7 @@ from rewardsmith.core.pipeline import Reward
 from rewardsmith.serve.local import LocalServer
 from tests.hostile import HOSTILE
 
-SPEC = {"type": "math", "timeout": 2.0}
+SPEC = {"type": "math", "timeout": 2.0, "retry_timeout": 2.0}
 HONEST = [
     {"prompt": "What is 2+2?", "completion": "So \\boxed{4}", "reference": "4"},
     {"prompt": "What is 2+2?", "completion": "The answer is 5.", "reference": "4"},

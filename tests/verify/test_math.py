@@ -154,7 +154,7 @@ def test_conflict_policy_last_takes_the_final_box():
         ("<think>\\boxed{3}</think> The answer is \\boxed{4}", "4"),
         ("<think>the answer is 3</think>", "3"),
         ("Answer: 17 apples", "17"),
-        ("so we get \\[ x = \\frac{7}{2} \\]", None),
+        ("so we get \\[ x = \\frac{7}{2} \\]", "\\frac{7}{2}"),  # the closing sentence's
         ("Thus #### 1,234", "1234"),
         ("the answer is $\\frac{1}{2}$. Done.", "\\frac{1}{2}"),
         ("The total is\n42", "42"),
@@ -261,7 +261,8 @@ def test_pathological_expression_times_out_without_stalling_the_batch():
     batch = [{"completion": PATHOLOGICAL, "reference": "(x+1)^{999998}"}] + [
         {"completion": f"\\boxed{{{i}}}", "reference": str(i)} for i in range(20)
     ]
-    with Reward.from_spec({"type": "math", "timeout": 1.0, "fallback": -0.5}) as reward:
+    spec = {"type": "math", "timeout": 1.0, "retry_timeout": 1.0, "fallback": -0.5}
+    with Reward.from_spec(spec) as reward:
         start = time.perf_counter()
         scores = reward.score(batch)
         elapsed = time.perf_counter() - start
@@ -280,7 +281,7 @@ def test_timeouts_work_from_threads_and_asyncio():
         {"completion": "\\boxed{\\sqrt{9}}", "reference": "3"},
     ]
     results: list = []
-    with Reward.from_spec({"type": "math", "timeout": 1.0}) as reward:
+    with Reward.from_spec({"type": "math", "timeout": 1.0, "retry_timeout": 1.0}) as reward:
         thread = threading.Thread(target=lambda: results.append(reward.score(batch)))
         thread.start()
         thread.join(60)

@@ -14,7 +14,7 @@ from rewardsmith.core.pipeline import Reward
 from rewardsmith.core.types import Group, Sample
 from rewardsmith.verify import math as math_reward_module
 from rewardsmith.verify.math import MathVerifier
-from rewardsmith.verify.math_answer import Limits, extract_answer
+from rewardsmith.verify.math_answer import Limits, Rules, extract_answer
 from rewardsmith.verify.math_eval import numeric_equal
 from rewardsmith.verify.math_normalize import as_number, fast_equal, normalize
 from rewardsmith.verify.text import (
@@ -205,11 +205,11 @@ OPEN = Limits(max_chars=10**9, max_digits=10**9)  # the parsers themselves, unca
 
 
 def extract_all(text: str) -> object:
-    return extract_answer(text, 1, "reject", "", OPEN)
+    return extract_answer(text, 1, "", Rules(limits=OPEN))
 
 
 def extract_last(text: str) -> object:
-    return extract_answer(text, 1, "last", "", OPEN)
+    return extract_answer(text, 1, "", Rules(on_conflict="last", limits=OPEN))
 
 
 def normalize_and_compare(text: str) -> object:

@@ -5,8 +5,14 @@ Three layers, cheapest first:
 2. the fast path (`math_normalize`): equal spellings and plain numbers are decided in
    the calling process, without sympy;
 3. math-verify (`math_symbolic`) in worker processes for everything else, each check
-   under a hard time limit (the worker is killed and replaced when it overruns). A batch
-   asks each distinct (gold, answer) pair once, and verdicts are cached across batches.
+   under a hard time limit (the worker is killed and replaced when it overruns; a check
+   that overruns is tried once more under `retry_timeout` before it counts as a
+   timeout). A batch asks each distinct (gold, answer) pair once, and verdicts are
+   cached across batches.
+
+A gold that lists several parts is matched part by part (`math_parts`): as a set by
+default, in order when the reference says `{"answer": ..., "ordered": true}` or the
+reward sets `ordered_parts: true`.
 
 A completion whose answer is longer than `max_answer_chars`, or has a number of more
 than `max_number_digits` digits, gets status invalid before any comparison (golds come
@@ -17,9 +23,12 @@ entries and bytes (`core.cache`), and items over 64 KB are not cached.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from concurrent.futures import Future
+import contextlib
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import Field
@@ -34,12 +43,12 @@ from rewardsmith.verify.math_answer import (
     MAX_ANSWER_CHARS,
     MAX_NUMBER_DIGITS,
     Limits,
-    count_items,
+    Rules,
     extract_answer,
 )
-from rewardsmith.verify.math_normalize import fast_equal, normalize
+from rewardsmith.verify.math_normalize import fast_equal
+from rewardsmith.verify.math_parts import Part, gold_parts, match_parts, parts_equal
 from rewardsmith.verify.math_symbolic import symbolic_equal, warm_up
-from rewardsmith.verify.text import boxed_contents
 
 VERDICT_CACHE_ENTRIES, VERDICT_CACHE_BYTES = 65536, 64 << 20
 GOLD_CACHE_ENTRIES, GOLD_CACHE_BYTES = 16384, 16 << 20
@@ -47,7 +56,19 @@ CACHE_ITEM_BYTES = 64 << 10
 
 
 class MathParams(Params):
-    timeout: float = Field(default=5.0, gt=0, description="seconds per symbolic check")
+    timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="seconds per symbolic check; a check that overruns it (often only "
+        "because the machine is loaded) is tried once more under `retry_timeout`",
+    )
+    retry_timeout: float = Field(
+        default=15.0,
+        ge=0,
+        description="seconds for the second attempt at a check that overran `timeout`; "
+        "only a check that overruns both gets status timeout (0: no second attempt). A "
+        "check that never ends costs a worker timeout + retry_timeout seconds",
+    )
     memory_mb: int = Field(
         default=DEFAULT_MEMORY_MB,
         ge=256,
@@ -55,6 +76,22 @@ class MathParams(Params):
         "that runs into it gets status error",
     )
     on_conflict: Literal["reject", "last"] = "reject"
+    answer_policy: Literal["closing_sentence", "strict"] = Field(
+        default="closing_sentence",
+        description="closing_sentence: an unmarked answer counts when the closing "
+        "sentence states exactly one mathematical value; strict: only marked answers "
+        "(answer tags, boxes, answer phrases, ####) count",
+    )
+    think: Literal["fallback", "ignore"] = Field(
+        default="fallback",
+        description="fallback: when the text after </think> has no answer, the whole "
+        "completion is read; ignore: an answer only inside <think> earns nothing",
+    )
+    ordered_parts: bool = Field(
+        default=False,
+        description="match a gold of several parts in order (tuples, ordered answers) "
+        "rather than as a set; a reference {'answer': ..., 'ordered': ...} overrides it",
+    )
     fast_path: bool = True
     max_answer_chars: int = Field(
         default=MAX_ANSWER_CHARS,
@@ -68,21 +105,33 @@ class MathParams(Params):
     )
 
 
+Key = tuple[str, str] | tuple[tuple[Part, ...], tuple[Part, ...], bool]
+
+
 @dataclass
 class _Pending:
-    key: tuple[str, str]
+    key: Key
     info: dict[str, Any]
 
 
-@cached(GOLD_CACHE_ENTRIES, GOLD_CACHE_BYTES, max_item_bytes=CACHE_ITEM_BYTES)
-def _gold(reference: str) -> tuple[str, int]:
-    """Normalised gold and how many values it lists; shared by every sample of a group.
+@dataclass(frozen=True)
+class Gold:
+    """A gold answer: its normalised parts (one for a single value), and whether their
+    order matters."""
 
-    A gold written as a solution with `\\boxed{}` is reduced to its last boxed answer.
-    """
-    boxed = boxed_contents(reference)
-    answer = boxed[-1] if boxed else reference
-    return normalize(answer), count_items(answer)
+    parts: tuple[Part, ...]
+    ordered: bool
+
+    @property
+    def text(self) -> str:
+        return ", ".join(value for _, value in self.parts)
+
+
+@cached(GOLD_CACHE_ENTRIES, GOLD_CACHE_BYTES, max_item_bytes=CACHE_ITEM_BYTES)
+def _gold(reference: str) -> tuple[Part, ...]:
+    """The gold's parts, shared by every sample of a group. A gold written as a solution
+    with one `\\boxed{}` is reduced to it; several boxes are several parts."""
+    return gold_parts(reference) or (("", ""),)
 
 
 def gold_text(reference: Any) -> str:
@@ -102,8 +151,48 @@ def gold_text(reference: Any) -> str:
     return text
 
 
+def _ordered(reference: Any, default: bool) -> bool:
+    """Whether the reference says its parts are ordered (`ordered`), else `default`."""
+    if isinstance(reference, Mapping) and "ordered" in reference:
+        ordered = reference["ordered"]
+        if not isinstance(ordered, bool):
+            raise InvalidSample(f"reference: 'ordered' must be true or false, got {ordered!r}")
+        return ordered
+    return default
+
+
+def _retrying(
+    pool: WorkerPool, fn: Callable[..., Any], args: tuple[Any, ...], first: float, second: float
+) -> Future:
+    """`pool.submit(fn, *args)` under `first` seconds and, if it overruns them, once more
+    under `second` (0: never): a check that times out because the machine is loaded is
+    not a verdict. Cancelling the returned future cancels the attempt that is running."""
+    result: Future = Future()
+    running: list[Future] = []
+
+    def start(timeout: float, retry: bool) -> None:
+        attempt = pool.submit(fn, *args, timeout=timeout)
+        running[:] = [attempt]
+        attempt.add_done_callback(partial(finished, retry=retry))
+
+    def finished(done: Future, retry: bool) -> None:
+        with contextlib.suppress(InvalidStateError):  # (unless cancelled meanwhile)
+            if done.cancelled():
+                result.cancel()
+            elif retry and isinstance(done.exception(), FutureTimeout):
+                start(second, retry=False)
+            elif (error := done.exception()) is not None:
+                result.set_exception(error)
+            else:
+                result.set_result(done.result())
+
+    result.add_done_callback(lambda done: done.cancelled() and running[0].cancel())
+    start(first, retry=second > 0)
+    return result
+
+
 @register("math")
-class MathVerifier(PooledComponent[list[list[Score | _Pending]], tuple[str, str]]):
+class MathVerifier(PooledComponent[list[list[Score | _Pending]], Key]):
     """Final-answer correctness for math, with math-verify as the equivalence backend."""
 
     Params = MathParams
@@ -112,8 +201,11 @@ class MathVerifier(PooledComponent[list[list[Score | _Pending]], tuple[str, str]
     def __init__(self, params: Params, ctx: BuildContext, **kwargs: Any) -> None:
         super().__init__(params, ctx, **kwargs)
         self.pool = WorkerPool(ctx.workers, initializer=warm_up, memory_mb=self.params.memory_mb)
-        self.limits = Limits(self.params.max_answer_chars, self.params.max_number_digits)
-        self._verdicts: BoundedCache[tuple[str, str], tuple[bool | None, str]] = BoundedCache(
+        limits = Limits(self.params.max_answer_chars, self.params.max_number_digits)
+        self.rules = Rules(
+            self.params.on_conflict, self.params.answer_policy, self.params.think, limits
+        )
+        self._verdicts: BoundedCache[Key, tuple[bool | None, str]] = BoundedCache(
             VERDICT_CACHE_ENTRIES, VERDICT_CACHE_BYTES, max_item_bytes=CACHE_ITEM_BYTES
         )
 
@@ -125,38 +217,54 @@ class MathVerifier(PooledComponent[list[list[Score | _Pending]], tuple[str, str]
         ]
 
     def _judge_locally(self, sample: Sample) -> Score | _Pending:
-        gold, items = _gold(gold_text(sample.reference))
-        found = extract_answer(
-            sample.completion, items, self.params.on_conflict, sample.prompt_text, self.limits
+        gold = Gold(
+            _gold(gold_text(sample.reference)),
+            _ordered(sample.reference, self.params.ordered_parts),
         )
-        info: dict[str, Any] = {"extracted": found.answer, "gold": gold, "source": found.source}
+        found = extract_answer(sample.completion, len(gold.parts), sample.prompt_text, self.rules)
+        info: dict[str, Any] = {
+            "extracted": found.answer,
+            "gold": gold.text,
+            "source": found.source,
+        }
         if found.out_of_bounds:
             return Score(self.fallback, Status.INVALID, info={**info, "reason": found.reason})
         if found.answer is None:
             info["reason"] = found.reason or "no final answer found"
             return Score(0.0, info=info)
-        key = (gold, found.answer)
+        key: Key
+        if len(gold.parts) == 1:
+            key = (gold.parts[0][1], found.parts[0][1])
+        else:
+            key = (gold.parts, found.parts, gold.ordered)
         if (cached_verdict := self._verdicts.get(key)) is not None:
             return self._verdict(cached_verdict, {**info, "path": "cache"})
-        decided = fast_equal(gold, found.answer) if self.params.fast_path else None
+        decided = self._fast(key) if self.params.fast_path else None
         if decided is not None:
             return Score(float(decided), info={**info, "path": "fast"})
         return _Pending(key, {**info, "path": "symbolic"})
 
-    def submit(self, plan: list[list[Score | _Pending]]) -> dict[tuple[str, str], Future]:
-        futures: dict[tuple[str, str], Future] = {}
+    @staticmethod
+    def _fast(key: Key) -> bool | None:
+        if len(key) == 2:
+            return fast_equal(*key)
+        return match_parts(*key, equal=fast_equal)
+
+    def submit(self, plan: list[list[Score | _Pending]]) -> dict[Key, Future]:
+        futures: dict[Key, Future] = {}
         for row in plan:
             for item in row:
                 if isinstance(item, _Pending) and item.key not in futures:
-                    futures[item.key] = self.pool.submit(
-                        symbolic_equal, *item.key, timeout=self.params.timeout
+                    check = symbolic_equal if len(item.key) == 2 else parts_equal
+                    futures[item.key] = _retrying(
+                        self.pool, check, item.key, self.params.timeout, self.params.retry_timeout
                     )
         return futures
 
     def resolve(
         self,
         plan: list[list[Score | _Pending]],
-        outcomes: dict[tuple[str, str], tuple[Status, Any]],
+        outcomes: dict[Key, tuple[Status, Any]],
     ) -> list[list[Score]]:
         for key, (status, result) in outcomes.items():
             if status is Status.OK:
