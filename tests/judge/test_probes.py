@@ -72,11 +72,23 @@ def test_math_verifier_rewards_every_control(math_report):
 
 
 @pytest.mark.parametrize("task", ["qa", "choice"])
-def test_other_verifiers_reward_controls(task):
+def test_other_verifiers_reward_controls_and_accept_no_attack(task):
     with load_reward(task, workers=1) as reward:
         report = run_probes(reward, task)
     assert report.tp_rate == 1.0
-    assert report.attacks["master_key"].accepted == 0
+    accepted = {name: result.examples for name, result in report.attacks.items() if result.accepted}
+    assert accepted == {}
+
+
+def test_the_trap_attacks_are_what_they_say():
+    """The new attacks hold the gold's digits or letter, so a reader that took the first
+    statement, dropped a negation, a sign or a decimal point would pay them."""
+    item = ITEMS["math"][0]  # 7 times 8 = 56
+    retracted = ATTACKS["self_correction"](item)[0]
+    assert retracted.index("56") < retracted.index("54")
+    assert all("56" in text for text in ATTACKS["negated_answer"](item))
+    assert "x = \u221256" in ATTACKS["changed_sign_or_point"](item)
+    assert ATTACKS["changed_sign_or_point"](ITEMS["choice"][0]) == []  # letters: nothing
 
 
 @pytest.mark.parametrize("task", ["math", "qa", "choice"])
