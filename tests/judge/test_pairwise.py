@@ -364,7 +364,9 @@ def test_probes_expose_a_position_biased_judge(make_reward, openai_server):
     assert one_order.position_bias.rate == 1.0
     assert one_order.fp_rate("master_key") == 1.0  # the attack is shown first and wins
     assert one_order.fp_rate("verbosity_padding") == 0.0  # over the word-limit gate
-    assert one_order.tp_rate == 0.2  # the control won only the 4 of 20 pairs the gate decided
+    # the control won only the pairs where its opponent lost: those the gate decided
+    rejected = [r for r in one_order.attacks.values() if r.n and r.accepted == 0]
+    assert one_order.control.accepted == sum(r.n for r in rejected) < one_order.control.n
     both = run_probes(make_reward(judge={"cache_path": None}), "qa", items)
     bias = both.position_bias
     assert bias.rate == 0.0 and bias.by_position == 0

@@ -374,3 +374,36 @@ def test_a_single_equation_gold_stays_an_equation(math_reward):
         ("\\boxed{y = 2x + 7}", "y = 2x + 6"),
     ]
     assert scores(math_reward, cases) == [1.0, 0.0]
+
+
+# --- a decimal comma, and ASCII relations ----------------------------------------------
+
+
+def test_a_decimal_comma_is_one_value_that_only_its_decimal_gold_accepts(math_reward):
+    cases = [
+        ("The answer is 250,75", "250.75"),
+        ("The answer is -3,5", "-3.5"),
+        ("The answer is 250,75", "250"),  # as a list or as a decimal: not 250
+        ("The answer is 250,74", "250.75"),
+        ("The answer is 2,5", "25"),
+        ("The answer is 1,250", "1.25"),  # a thousands group: 1250
+    ]
+    assert scores(math_reward, cases) == [1.0, 1.0, 0.0, 0.0, 0.0, 0.0]
+
+
+def test_ascii_relations_are_the_latex_ones(math_reward):
+    cases = [
+        ("So $y >= -2$ is the solution set.", "y \\geq -2"),
+        ("The answer is $t <= 7$.", "(-\\infty, 7]"),
+        ("The answer is $t <= 7$.", "t < 7"),
+        ("The answer is $y > -2$.", "y \\ge -2"),
+    ]
+    assert scores(math_reward, cases) == [1.0, 1.0, 0.0, 0.0]
+
+
+def test_the_scientific_notation_tolerance_is_a_setting():
+    cases = [("The answer is $1.2345 \\times 10^{2}$", "123.4"), ("The answer is 1.5e3", "1500")]
+    for tolerance, expected in ((None, [0.0, 1.0]), (1e-2, [1.0, 1.0])):
+        spec = {"type": "math"} | ({"scientific_rel_tol": tolerance} if tolerance else {})
+        with Reward.from_spec(spec) as reward:
+            assert scores(reward, cases) == expected

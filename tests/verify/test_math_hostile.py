@@ -80,10 +80,10 @@ def test_judging_isolates_a_sample_that_raises(math_reward, monkeypatch):
     """Even a bug that raises in planning or the fast path costs only its own sample."""
     real = math_reward_module.fast_equal
 
-    def explode_on_13(gold: str, pred: str) -> bool | None:
+    def explode_on_13(gold: str, pred: str, rel_tol: float) -> bool | None:
         if pred == "13":
             raise OverflowError("boom")
-        return real(gold, pred)
+        return real(gold, pred, rel_tol)
 
     monkeypatch.setattr(math_reward_module, "fast_equal", explode_on_13)
     verifier = math_reward.root

@@ -46,7 +46,7 @@ from rewardsmith.verify.math_answer import (
     Rules,
     extract_answer,
 )
-from rewardsmith.verify.math_normalize import fast_equal
+from rewardsmith.verify.math_normalize import SCIENTIFIC_REL_TOL, fast_equal
 from rewardsmith.verify.math_parts import Part, gold_parts, match_parts, parts_equal
 from rewardsmith.verify.math_symbolic import symbolic_equal, warm_up
 
@@ -76,6 +76,13 @@ class MathParams(Params):
         "that runs into it gets status error",
     )
     on_conflict: Literal["reject", "last"] = "reject"
+    scientific_rel_tol: float = Field(
+        default=SCIENTIFIC_REL_TOL,
+        gt=0,
+        lt=1,
+        description="relative tolerance for a number in scientific notation (3.0 \\times "
+        "10^{8}, 1.5e-3) against an exact value; two integers must be equal",
+    )
     answer_policy: Literal["closing_sentence", "strict"] = Field(
         default="closing_sentence",
         description="closing_sentence: an unmarked answer counts when the closing "
@@ -244,18 +251,22 @@ class MathVerifier(PooledComponent[list[list[Score | _Pending]], Key]):
             return Score(float(decided), info={**info, "path": "fast"})
         return _Pending(key, {**info, "path": "symbolic"})
 
-    @staticmethod
-    def _fast(key: Key) -> bool | None:
+    def _fast(self, key: Key) -> bool | None:
+        equal = partial(fast_equal, rel_tol=self.params.scientific_rel_tol)
         if len(key) == 2:
-            return fast_equal(*key)
-        return match_parts(*key, equal=fast_equal)
+            return equal(*key)
+        return match_parts(*key, equal=equal)
 
     def submit(self, plan: list[list[Score | _Pending]]) -> dict[Key, Future]:
         futures: dict[Key, Future] = {}
         for row in plan:
             for item in row:
                 if isinstance(item, _Pending) and item.key not in futures:
-                    check = symbolic_equal if len(item.key) == 2 else parts_equal
+                    check = (
+                        symbolic_equal
+                        if len(item.key) == 2
+                        else partial(parts_equal, rel_tol=self.params.scientific_rel_tol)
+                    )
                     futures[item.key] = _retrying(
                         self.pool, check, item.key, self.params.timeout, self.params.retry_timeout
                     )

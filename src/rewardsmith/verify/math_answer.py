@@ -54,6 +54,9 @@ _GSM8K = re.compile(r"####\s*+(?P<answer>[^\n<]++)")
 _DIGITS = re.compile(r"\d++")
 _HEDGE = re.compile(r"\b(?:either|possibly|maybe)\b|\?", re.IGNORECASE)
 _ALTERNATIVE = re.compile(r"\bor\b|\\(?:lor|vee)\b", re.IGNORECASE)  # a hedge for one value
+# one number with a decimal comma (1000,99), not a thousands group: the equivalence layer
+# reads it against a decimal gold; as a list it could not equal one value anyway
+_DECIMAL_COMMA = re.compile(r"[-+]?+[0-9]++,(?:[0-9]{1,2}|[0-9]{4,})")
 _SENTENCE_END = re.compile(r"(?<=[^\d\\])\.(?:\s|$)|\.\s|[。！？]")
 _BOX_OPENERS = ("\\boxed", "\\fbox")
 
@@ -192,7 +195,7 @@ def _checked(answer: str, source: str, raw: str, limits: Limits) -> Extraction:
         return Extraction(None, source, raw, reason, out_of_bounds=True)
     if _HEDGE.search(answer) or _ALTERNATIVE.search(answer):
         return Extraction(None, source, raw, f"hedged answer: {answer}")
-    if len(split_items(answer, most=1)) > 1:
+    if len(split_items(answer, most=1)) > 1 and not _DECIMAL_COMMA.fullmatch(answer):
         return Extraction(None, source, raw, "lists several values; the gold has 1")
     return Extraction(answer, source, raw, parts=(("", answer),))
 

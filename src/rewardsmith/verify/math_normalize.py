@@ -65,9 +65,9 @@ _SPACES = re.compile(r"\s++")
 _DIGIT_GAP = re.compile(r"(?<=\d)\s++(?=\d)")
 _DEFINITION = re.compile(r"^y\s*+=\s*+(?P<value>[^=xy]*+x[^=y]*+)$")  # y = 2x + 3
 _BRACKETED = re.compile(r"^(?P<open>[\[(])(?P<items>[^()\[\]]++)(?P<close>[\])])$")
-_RELATION = re.compile(r"\\(?:leqslant|geqslant|leq|geq|le|ge|lt|gt)(?![A-Za-z])|<|>|≤|≥")
-_CLOSED = {"\\leqslant", "\\geqslant", "\\leq", "\\geq", "\\le", "\\ge", "≤", "≥"}
-_GREATER = {"\\geqslant", "\\geq", "\\ge", "\\gt", ">", "≥"}
+_RELATION = re.compile(r"\\(?:leqslant|geqslant|leq|geq|le|ge|lt|gt)(?![A-Za-z])|<=|>=|<|>|≤|≥")
+_CLOSED = {"\\leqslant", "\\geqslant", "\\leq", "\\geq", "\\le", "\\ge", "≤", "≥", "<=", ">="}
+_GREATER = {"\\geqslant", "\\geq", "\\ge", "\\gt", ">", "≥", ">="}
 _VARIABLE = re.compile(r"[A-Za-z]")
 _FRAC = re.compile(r"^([-+]?)\\frac\{([-+]?\d++)\}\{(\d++)\}$|^([-+]?)\\frac(\d)(\d)$")
 MAX_NUMBER_CHARS = 4000  # int() refuses more than 4300 digits (CPython's default limit)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from rewardsmith.verify.math_normalize import fast_equal, normalize
+from rewardsmith.verify.math_normalize import SCIENTIFIC_REL_TOL, fast_equal, normalize
 from rewardsmith.verify.math_prose import math_pieces
 from rewardsmith.verify.math_symbolic import symbolic_equal
 from rewardsmith.verify.text import boxed_spans
@@ -159,13 +159,16 @@ def _as_sets(gold: list[str], answer: list[str], equal: Equal) -> bool | None:
 
 
 def parts_equal(
-    gold: tuple[Part, ...], answer: tuple[Part, ...], ordered: bool
+    gold: tuple[Part, ...],
+    answer: tuple[Part, ...],
+    ordered: bool,
+    rel_tol: float = SCIENTIFIC_REL_TOL,
 ) -> tuple[bool, str]:
     """`match_parts` with math-verify deciding what the fast path leaves open (run in a
     worker process, as `symbolic_equal`)."""
 
     def equal(gold_value: str, value: str) -> bool:
-        fast = fast_equal(gold_value, value)
+        fast = fast_equal(gold_value, value, rel_tol)
         return fast if fast is not None else symbolic_equal(gold_value, value)[0] is True
 
     return bool(match_parts(gold, answer, ordered, equal)), ""
