@@ -18,11 +18,12 @@ from rewardsmith.process import likelihood
 from rewardsmith.process import reward as process
 from rewardsmith.shaping import constrained, length, transforms
 from rewardsmith.state import StateStore
-from rewardsmith.verify import choice, code, format, math, qa, sql
+from rewardsmith.verify import answered, choice, code, format, math, qa, sql
 
 # Importing a module registers its components under their config names.
 BUILT_IN_MODULES = (
     combinators,
+    answered,
     choice,
     code,
     format,
