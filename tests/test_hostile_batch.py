@@ -111,6 +111,7 @@ CASES: dict[str, Case] = {
     ),
     "format": Case(FORMAT, FORMATTED_GROUPS),
     "answered": Case({"type": "answered"}, MATH_GROUPS[:1]),
+    "python": Case({"type": "python", "function": "tests.custom.rewards:exact"}, QA_GROUPS),
     "code": _humaneval_case(),
     "sql": Case(
         {"type": "sql"},

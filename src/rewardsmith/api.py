@@ -10,6 +10,7 @@ from typing import Any
 from rewardsmith.core import combinators
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.core.types import Sample, Score
+from rewardsmith.custom import function
 from rewardsmith.judge import pairwise as rubric_pairwise
 from rewardsmith.judge import pointwise as judge_score
 from rewardsmith.judge import verify as judge_verify
@@ -27,6 +28,7 @@ BUILT_IN_MODULES = (
     choice,
     code,
     format,
+    function,
     judge_score,
     judge_verify,
     likelihood,
