@@ -1,35 +1,45 @@
 # The two commands of the README. Both set up .venv first; nothing else is needed
-# but Python 3.11 and the package registries. `make test` runs the tests against a
-# throwaway redis-server, which scripts/with_test_redis.sh installs with apt-get when
-# it is missing (as root).
+# but Python 3.11 and the package registries. `make demo` installs the core package
+# only (what scoring needs: about a minute and 260 MB); `make test`, `lint` and `bench`
+# install the dev extra (torch, Ray, the server, the test tools) on top, also after a
+# `make demo`. `make test` runs the tests against a throwaway redis-server, which
+# scripts/with_test_redis.sh installs with apt-get when it is missing (as root).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+CORE := $(VENV)/.installed-core
+DEV := $(VENV)/.installed-dev
 
 .PHONY: setup demo test lint bench clean
 
-setup: $(STAMP)
+setup: $(DEV)
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-demo: setup
+$(CORE): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# The dev extra includes the core install, so it stands for both.
+$(DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(CORE)
+
+demo: $(CORE)
 	$(BIN)/rewardsmith score examples/math_grpo.jsonl --reward examples/math_pipeline.yaml \
 		-o examples/out/math_grpo.scored.jsonl --advantage grpo
 
-test: setup
+test: $(DEV)
 	$(BIN)/ruff check src tests bench examples
 	bash scripts/run_tests.sh
 
-lint: setup
+lint: $(DEV)
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/ruff format --check src tests bench examples
 
-bench: setup
+bench: $(DEV)
 	$(BIN)/python bench/math_throughput.py
 	$(BIN)/python bench/code_throughput.py
 	$(BIN)/python bench/noise_simulation.py

@@ -112,6 +112,8 @@ CASES: dict[str, Case] = {
         [("Pick one: (A) 1 (B) 2 (C) 3 (D) 4", "B", ["The answer is (B).", "A", "\\boxed{C}"])],
     ),
     "format": Case(FORMAT, FORMATTED_GROUPS),
+    "answered": Case({"type": "answered"}, MATH_GROUPS[:1]),
+    "python": Case({"type": "python", "function": "tests.custom.rewards:exact"}, QA_GROUPS),
     "code": _humaneval_case(),
     "sql": Case(
         {"type": "sql"},

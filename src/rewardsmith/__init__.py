@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rewardsmith.advantage.estimators import Advantages, compute_advantages
     from rewardsmith.api import load_reward, score
-    from rewardsmith.core import ConfigError, Group, InputLimits, Reward, Sample, Score, Status
+    from rewardsmith.core import (
+        ConfigError,
+        Group,
+        InputLimits,
+        InvalidSample,
+        Reward,
+        Sample,
+        Score,
+        Status,
+    )
 
 _HOME = {
     "Advantages": "rewardsmith.advantage.estimators",
@@ -26,6 +35,7 @@ _HOME = {
     "ConfigError": "rewardsmith.core",
     "Group": "rewardsmith.core",
     "InputLimits": "rewardsmith.core",
+    "InvalidSample": "rewardsmith.core",
     "Reward": "rewardsmith.api",  # through api, so that the built-ins are registered
     "Sample": "rewardsmith.core",
     "Score": "rewardsmith.core",
@@ -37,6 +47,7 @@ __all__ = [
     "ConfigError",
     "Group",
     "InputLimits",
+    "InvalidSample",
     "Reward",
     "Sample",
     "Score",

@@ -10,6 +10,7 @@ from typing import Any
 from rewardsmith.core import combinators
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.core.types import Sample, Score
+from rewardsmith.custom import function
 from rewardsmith.judge import pairwise as rubric_pairwise
 from rewardsmith.judge import pointwise as judge_score
 from rewardsmith.judge import verify as judge_verify
@@ -18,14 +19,16 @@ from rewardsmith.process import likelihood
 from rewardsmith.process import reward as process
 from rewardsmith.shaping import constrained, length, transforms
 from rewardsmith.state import StateStore
-from rewardsmith.verify import choice, code, format, math, qa, sql
+from rewardsmith.verify import answered, choice, code, format, math, qa, sql
 
 # Importing a module registers its components under their config names.
 BUILT_IN_MODULES = (
     combinators,
+    answered,
     choice,
     code,
     format,
+    function,
     judge_score,
     judge_verify,
     likelihood,

@@ -246,3 +246,40 @@ def test_format_as_gate_condition(completion, value, passed):
     assert score.components["shape"] == float(passed)
     assert score.info["gate"] == {"passed": passed}
     assert ("reason" in score.info["shape"]) != passed
+
+
+@pytest.mark.parametrize("template", ["think_answer", "think_boxed"])
+@pytest.mark.parametrize(
+    ("completion", "passes", "prefilled"),
+    [
+        ("reasoning...</think>\n\n{}", True, True),  # the prompt ended with <think>
+        ("\n</think>\n\n{}", False, True),  # an empty think block is still empty
+        ("</think>{}", False, True),
+        ("a</think>b</think>{}", False, True),  # closed twice
+        ("a</think>{}<think>b", False, False),  # an opening tag: read as written
+        ("<think>a</think>{}", True, False),
+        ("{}", False, False),  # no think block at all: not a pre-filled one
+    ],
+)
+def test_prefilled_think_block(template, completion, passes, prefilled):
+    tail = "<answer>4</answer>" if template == "think_answer" else "So \\boxed{4}"
+    text = completion.format(tail)
+    score = check(text, template=template)
+    assert score.value == float(passes), score.info
+    assert score.info["format"].get("prefilled_think", False) == prefilled
+    strict = check(text, template=template, prefilled_think=False)
+    assert strict.value == float(passes and not prefilled), strict.info
+
+
+def test_prefilled_think_earns_nothing_an_opening_tag_would_not():
+    for body in ("", " ", "x", "<answer>1</answer>", "\\boxed{1} \\boxed{2}"):
+        for rest in ("<answer>4</answer>", "\\boxed{4}", "", "<answer></answer>"):
+            for template in ("think_answer", "think_boxed"):
+                prefilled = check(f"{body}</think>{rest}", template=template).value
+                opened = check(f"<think>{body}</think>{rest}", template=template).value
+                assert prefilled <= opened, (template, body, rest)
+
+
+def test_prefilled_think_only_for_think_templates():
+    with pytest.raises(ConfigError, match=r"prefilled_think: only used with templates"):
+        Reward.from_spec({"type": "format", "template": "answer", "prefilled_think": True})

@@ -26,7 +26,7 @@ import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import CancelledError, Future, InvalidStateError
+from concurrent.futures import BrokenExecutor, CancelledError, Future, InvalidStateError
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -38,6 +38,7 @@ from typing import Any
 from pebble import ProcessExpired, ProcessPool
 
 from rewardsmith.core.lifecycle import die_with_parent, limit_memory, start_in_lasting_thread
+from rewardsmith.core.spawn_guard import hint, refuse_in_bootstrap
 from rewardsmith.core.types import Status
 
 # Address space of one worker. A warmed-up math worker peaks near 90 MB (sympy, antlr,
@@ -190,6 +191,7 @@ class WorkerPool:
 
     def _started(self) -> ProcessPool:
         if self._pool is None:
+            refuse_in_bootstrap()
             self._pool = start_in_lasting_thread(self._open)
         return self._pool
 
@@ -278,7 +280,9 @@ def outcome(future: Future) -> tuple[Status, Any]:
     except MemoryError:
         return Status.ERROR, "check exceeded its worker's memory limit"
     except ProcessExpired as exc:
-        return Status.ERROR, f"worker process died (exit code {exc.exitcode})"
+        return Status.ERROR, f"worker process died (exit code {exc.exitcode}){hint()}"
+    except BrokenExecutor as exc:
+        return Status.ERROR, f"{type(exc).__name__}: {exc}{hint()}"
     except Exception as exc:
         return Status.ERROR, f"{type(exc).__name__}: {exc}"
 

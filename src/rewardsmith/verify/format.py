@@ -4,10 +4,20 @@ Templates: `think_answer` (exactly one `<think>...</think>` then exactly one
 `<answer>...</answer>`, as in DeepSeek-R1's format reward, arXiv 2501.12948), `answer`
 (exactly one answer block), `think_boxed` (one think block, then text with exactly one
 `\\boxed{}`), and `regex` (your own pattern, matched against the whole completion).
+
 Tags are matched case-insensitively in ASCII letters only, so `<ANSWER>` counts as a
 second answer tag and `<anſwer>` (long s) is no tag. The templates run in linear time:
 every tag they name must appear exactly as often as they name it before they are
 matched, so their lazy blocks have one way to end.
+
+Pre-filled think blocks: chat templates of reasoning models (DeepSeek-R1 distills,
+Qwen3 in thinking mode) end the prompt with `<think>`, so the completion starts inside
+the think block (`reasoning...</think>\n\nSo \\boxed{4}`). With `prefilled_think` (the
+default, for the two think templates) a completion that has no `<think>` tag but closes
+one with `</think>` is read as if `<think>` came first. Nothing else is relaxed: the
+think block must still be closed exactly once and (with `require_nonempty`) be
+non-empty, so `</think>\\boxed{4}` passes no more than `<think></think>\\boxed{4}` does.
+Set it to false when your template does not pre-fill, to require the opening tag.
 
 A `regex` pattern is the config author's, applied with `fullmatch` to the whole completion
 (as long as the policy makes it) by Python's backtracking engine; its author keeps it
@@ -22,7 +32,7 @@ import re
 from collections import Counter
 from typing import Any, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from rewardsmith.core.component import Params, SampleComponent
 from rewardsmith.core.config import BuildContext, register
@@ -39,6 +49,7 @@ _BLOCKS = {
     "answer": f"{_ANSWER}(?P<answer>.*?){_ANSWER_END}",
     "think_boxed": f"{_THINK}(?P<think>.*?){_THINK_END}(?P<rest>.*)",
 }
+_PREFILLABLE = ("think_answer", "think_boxed")
 # How many times each tag must appear; None: any number (checked elsewhere).
 _COUNTS: dict[str, tuple[int | None, ...]] = {
     "think_answer": (1, 1, 1, 1),
@@ -53,9 +64,16 @@ class FormatParams(Params):
     allow_text_before: bool = False
     allow_text_after: bool = False
     require_nonempty: bool = True
+    prefilled_think: bool = Field(
+        default=True,
+        description="think templates: a completion with </think> but no <think> starts "
+        "inside the think block (the chat template put <think> in the prompt)",
+    )
 
     @model_validator(mode="after")
     def _pattern_for_regex(self) -> FormatParams:
+        if "prefilled_think" in self.model_fields_set and self.template not in _PREFILLABLE:
+            raise ValueError("prefilled_think: only used with templates think_answer, think_boxed")
         if self.template != "regex":
             if self.pattern is not None:
                 raise ValueError("pattern: only used with template 'regex'")
@@ -89,11 +107,22 @@ class FormatCheck(SampleComponent):
             self.regex = re.compile(pattern, re.DOTALL)
 
     def score_sample(self, sample: Sample) -> Score:
-        failure = self.failure(sample.completion)
-        info = {"template": self.params.template}
+        text = sample.completion
+        info: dict[str, Any] = {"template": self.params.template}
+        if self.prefilled(text):
+            text = "<think>" + text
+            info["prefilled_think"] = True
+        failure = self.failure(text)
         if failure:
             info["reason"] = failure
         return Score(0.0 if failure else 1.0, info=info)
+
+    def prefilled(self, text: str) -> bool:
+        """Whether the completion starts inside a think block the prompt opened."""
+        if not (self.params.prefilled_think and self.params.template in _PREFILLABLE):
+            return False
+        tags = {tag.group().lower() for tag in _TAG.finditer(text)}
+        return "</think>" in tags and "<think>" not in tags
 
     def failure(self, text: str) -> str:
         """Why the completion fails the check, or "" when it passes."""

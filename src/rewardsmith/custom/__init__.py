@@ -1,0 +1,1 @@
+"""Rewards written by the user: `python` (a plain function)."""
