@@ -33,14 +33,18 @@ T = TypeVar("T")
 class InvalidSample(ValueError):
     """Raised by a component when a sample lacks what it needs (names the field).
 
-    `code` is the machine-readable kind of problem; by default `invalid_<field>` from
-    the message's leading field name ("reference.gold: ..." -> invalid_reference).
+    `code` is the machine-readable kind of problem; by default from the message's
+    leading field name: "reference: missing; ..." -> missing_reference,
+    "reference.gold: ..." -> invalid_reference.
     """
 
     def __init__(self, message: str, code: str = "") -> None:
         super().__init__(message)
-        field = re.match(r"[a-z_]+", message)
-        self.code = code or f"invalid_{field.group() if field else 'input'}"
+        field = re.match(r"([a-z_]+)[^:]*:( missing\b)?", message)
+        if code or field is None:
+            self.code = code or "invalid_input"
+        else:
+            self.code = f"{'missing' if field.group(2) else 'invalid'}_{field.group(1)}"
 
 
 class Params(BaseModel):

@@ -74,8 +74,13 @@ class BuildContext:
         return self.resources[key]
 
     def usage(self) -> dict[str, float]:
-        """The shared objects' counters (judge calls, tokens, ...), added up by name."""
+        """The shared objects' counters (judge calls, tokens, ...), added up by name, and
+        the state records read and written when a store was used."""
         totals: dict[str, float] = {}
+        store = self.state if isinstance(self.state, StateStore) else self.opened
+        if store is not None:
+            totals["state_records_read"] = store.records_read
+            totals["state_records_written"] = store.records_written
         for resource in self.resources.values():
             report = getattr(resource, "usage", None)
             for name, amount in (report() if callable(report) else {}).items():
