@@ -24,6 +24,7 @@ FAMILIES = {
 }
 PART = {"type": "math"}
 PARTS = [{"type": "math"}, {"type": "format"}]
+NODE = {"$ref": "#/$defs/node"}
 JUDGE = {"base_url": "http://127.0.0.1:8000/v1", "model": "my-judge-model"}
 RUBRIC = {
     "name": "helpful",
@@ -39,8 +40,10 @@ EXAMPLE_VALUES: dict[str, Any] = {
 
 def family(cls: type[Component]) -> str:
     """The family of a component: the package it lives in (verify, judge, ...)."""
-    package = cls.__module__.split(".")[1]
-    return FAMILIES.get(package, package)
+    parts = cls.__module__.split(".")
+    if parts[0] != "rewardsmith" or len(parts) < 3:
+        return "registered by your code"
+    return FAMILIES.get(parts[1], parts[1])
 
 
 def families() -> dict[str, list[tuple[str, str]]]:
@@ -53,7 +56,7 @@ def families() -> dict[str, list[tuple[str, str]]]:
 
 
 def parameters(cls: type[Component]) -> list[tuple[str, str, str, str]]:
-    """(name, type, default, description) of each parameter, the common keys first."""
+    """(name, type, default, description or '') of each parameter, the common keys first."""
     schema = cls.Params.model_json_schema()
     rows = [
         ("type", "string", "required", f"{cls.kind!r}"),
@@ -69,7 +72,7 @@ def parameters(cls: type[Component]) -> list[tuple[str, str, str, str]]:
             else _shown(field.get_default(call_default_factory=True))
         )
         note = prop.get("description") or _note(docs, name)
-        rows.append((name, _type(prop, schema), default, note or "–"))
+        rows.append((name, _type(prop, schema), default, note))
     return rows
 
 
@@ -94,12 +97,13 @@ def reward_file_schema() -> dict[str, Any]:
     defs: dict[str, Any] = {}
     for kind, cls in sorted(REGISTRY.items()):
         schema = cls.Params.model_json_schema(ref_template="#/$defs/{model}")
-        defs.update(schema.pop("$defs", {}))
+        for name, sub in schema.pop("$defs", {}).items():
+            defs[name] = {**sub, "properties": _linked(sub.get("properties", {}))}
         properties = {
             "type": {"const": kind},
             "name": {"type": "string", "minLength": 1},
             "fallback": {"type": "number"},
-            **schema.get("properties", {}),
+            **_linked(schema.get("properties", {})),
         }
         nodes.append(
             {
@@ -121,6 +125,25 @@ def reward_file_schema() -> dict[str, Any]:
         **top,
         "$defs": defs,
     }
+
+
+def _linked(properties: dict[str, Any]) -> dict[str, Any]:
+    """Properties with every `Any` (a part of the tree) made a reference to a node."""
+    return {name: _link(prop) for name, prop in properties.items()}
+
+
+def _link(prop: dict[str, Any]) -> dict[str, Any]:
+    if prop.get("type") == "array" and not _typed(prop.get("items", {})):
+        return {**prop, "items": NODE}
+    if _typed(prop):
+        return prop
+    if "default" in prop and prop["default"] is None:
+        return {**prop, "anyOf": [NODE, {"type": "null"}]}
+    return {**prop, **NODE}
+
+
+def _typed(prop: dict[str, Any]) -> bool:
+    return any(key in prop for key in ("type", "$ref", "anyOf", "enum", "const", "allOf"))
 
 
 def _type(prop: dict[str, Any], schema: dict[str, Any]) -> str:

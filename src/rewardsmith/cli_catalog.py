@@ -13,7 +13,6 @@ import typer
 import yaml
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from rewardsmith.catalog import example, families, parameters, reward_file_schema
 from rewardsmith.core.config import REGISTRY, did_you_mean
@@ -53,12 +52,11 @@ def explain(
     cls = REGISTRY[name]
     console.print(f"[bold]{name}[/] ({cls.__module__})\n")
     console.print(escape(inspect.cleandoc(cls.__doc__ or "")) + "\n", highlight=False)
-    table = Table(title="parameters", title_justify="left")
-    for column in ("name", "type", "default", "description"):
-        table.add_column(column)
-    for row in parameters(cls):
-        table.add_row(*(escape(cell) for cell in row))
-    console.print(table)
+    typer.echo("parameters:")
+    for field, kind, default, note in parameters(cls):
+        typer.echo(f"  {field}: {kind} = {default}")
+        if note:
+            typer.echo(f"      {note}")
     console.print("\n[bold]example[/] (a reward file; `rewardsmith score ... -r FILE`):")
     text = yaml.safe_dump({"reward": example(name)}, sort_keys=False)
     console.print(escape(text), highlight=False)
