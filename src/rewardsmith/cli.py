@@ -223,6 +223,8 @@ def _run(
     for message in run.problems.lines():
         errors.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
     report.print(summary.table(title=f"rewardsmith score · {reward}"))
+    for place in summary.places():
+        report.print(escape(place), soft_wrap=True, highlight=False)
     if summary_json is not None:
         summary_json.write_text(json.dumps(summary.as_dict(), indent=2))
     if interrupted:

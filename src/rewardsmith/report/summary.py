@@ -95,8 +95,7 @@ class BatchSummary:
         }
 
     def table(self, title: str = "rewardsmith summary") -> Table:
-        where = [f"{what}: {place}" for what, place in self._places() if place]
-        table = Table(title=title, caption="\n".join(where) or None, caption_justify="left")
+        table = Table(title=title)
         table.add_column("", no_wrap=True)
         for name in ("mean", "std", "min", "max", "samples"):
             table.add_column(name, justify="right", no_wrap=True)
@@ -134,11 +133,13 @@ class BatchSummary:
         table.add_row("samples / second", f"{self.throughput:.1f}", "", "", "", "")
         return table
 
-    def _places(self) -> list[tuple[str, str]]:
+    def places(self) -> list[str]:
+        """Where the output went and which state store was used (with its traffic)."""
         read = self.usage.get("state_records_read")
         written = self.usage.get("state_records_written")
-        counts = f" ({read:g} records read, {written:g} written)" if read is not None else ""
-        return [("output", self.output), ("state store", self.state and self.state + counts)]
+        counts = f" (records read: {read:g}, written: {written:g})" if read is not None else ""
+        where = [("output", self.output), ("state store", self.state and self.state + counts)]
+        return [f"{what}: {place}" for what, place in where if place]
 
 
 def _row(stats: Stats) -> list[str]:
