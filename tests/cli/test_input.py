@@ -90,6 +90,7 @@ def test_invalid_samples_are_counted_apart_and_left_out_of_the_statistics(tmp_pa
     ]
     result, scored, summary = score(tmp_path, rows)
     assert result.returncode == 0
+    assert [r["status"] for r in scored] == ["ok", "ok", "invalid", "invalid"]
     assert summary["reward"]["mean"] == 0.5 and summary["reward"]["n"] == 2
     assert summary["components"]["math"]["n"] == 2
     assert summary["statuses"] == {"ok": 2, "invalid": 2} and summary["invalid_samples"] == 2
