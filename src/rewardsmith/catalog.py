@@ -158,9 +158,13 @@ def _type(prop: dict[str, Any], schema: dict[str, Any]) -> str:
         return f"list[{_type(prop.get('items', {}), schema)}]"
     if kind == "object":
         return "mapping"
-    return {"number": "float", "integer": "int", "boolean": "bool", "string": "str"}.get(
-        kind, "component node"
-    )
+    return {
+        "number": "float",
+        "integer": "int",
+        "boolean": "bool",
+        "string": "str",
+        "null": "None",
+    }.get(kind, "component node")
 
 
 def _shown(value: Any) -> str:

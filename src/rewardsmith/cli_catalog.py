@@ -17,7 +17,6 @@ from rich.markup import escape
 from rewardsmith.catalog import example, families, parameters, reward_file_schema
 from rewardsmith.core.config import REGISTRY, did_you_mean
 
-console = Console()
 errors = Console(stderr=True, soft_wrap=True)
 
 
@@ -50,16 +49,15 @@ def explain(
         )
         raise typer.Exit(2)
     cls = REGISTRY[name]
-    console.print(f"[bold]{name}[/] ({cls.__module__})\n")
-    console.print(escape(inspect.cleandoc(cls.__doc__ or "")) + "\n", highlight=False)
+    typer.echo(f"{name} ({cls.__module__})\n\n{inspect.cleandoc(cls.__doc__ or '')}\n")
     typer.echo("parameters:")
     for field, kind, default, note in parameters(cls):
         typer.echo(f"  {field}: {kind} = {default}")
         if note:
             typer.echo(f"      {note}")
-    console.print("\n[bold]example[/] (a reward file; `rewardsmith score ... -r FILE`):")
+    typer.echo("\nexample (a reward file; `rewardsmith score ... -r FILE`):")
     text = yaml.safe_dump({"reward": example(name)}, sort_keys=False)
-    console.print(escape(text), highlight=False)
+    typer.echo(text, nl=False)
 
 
 def schema(

@@ -158,7 +158,11 @@ class Run:
 
     @contextmanager
     def _interruptible(self) -> Iterator[None]:
-        """SIGINT raises KeyboardInterrupt, except while lines are written: then after."""
+        """SIGINT raises KeyboardInterrupt, except while lines are written: then after.
+        A SIGINT the caller ignores (nohup, a background job) stays ignored."""
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            yield
+            return
 
         def on_sigint(signum: int, frame: FrameType | None) -> None:
             if not self._writing:
