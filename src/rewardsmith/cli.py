@@ -1,56 +1,107 @@
-"""The `rewardsmith` command line: score a JSONL dump of rollouts offline.
+"""The `rewardsmith` command line: score a JSONL dump of rollouts offline, and find out
+what rewards there are (`components`, `explain NAME`, `schema`).
 
-Exit status: 0 when every line was scored, 1 when some input lines were invalid (they
-are reported and written with status `invalid`; the rest is scored), 2 when nothing
-could be done (bad reward config, unreadable input).
+Exit status of `score` (see EXIT_STATUS): 0 every sample was scored (invalid input is
+reported, but does not fail the run); 1 a sample ended with a status named by --fail-on
+(default: error or timeout, i.e. the infrastructure failed: a judge unreachable, a
+sandbox crashed, a time limit); 2 nothing could be done (bad reward config, bad option,
+unreadable input); 130 interrupted (Ctrl-C): the lines scored so far are written, whole
+and in input order.
 """
 
 from __future__ import annotations
 
 import json
+import sys
+import tempfile
 import time
-from dataclasses import asdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import IO, Annotated, NoReturn, TextIO
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rewardsmith.adapters.verl import token_level_rewards
-from rewardsmith.advantage.estimators import METHODS, compute_advantages
+from rewardsmith import cli_catalog
+from rewardsmith.advantage.estimators import METHODS
 from rewardsmith.api import load_reward
+from rewardsmith.cli_input import Fields, Line, Problems, Reader, numbered_lines
+from rewardsmith.cli_run import PROGRESS_CHUNK, GroupScorer, Run
+from rewardsmith.cli_state import describe_store, state_url
 from rewardsmith.core.config import ConfigError
-from rewardsmith.core.pipeline import group_key, parse_sample
-from rewardsmith.core.types import DenseReward, Group, Sample, Score
 from rewardsmith.report.summary import BatchSummary
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+app = typer.Typer(add_completion=False, no_args_is_help=True)
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
+REWARD_HELP = "A component name (see `rewardsmith components`) or a YAML reward file."
+EXIT_STATUS = """Exit status:
+
+0: every sample was scored (invalid input is reported but does not fail the run).
+
+1: a sample ended with a status named by --fail-on (default: error or timeout, i.e. \
+the infrastructure failed: judge unreachable, sandbox crash, time limit).
+
+2: nothing could be done (bad reward config, bad option, unreadable input).
+
+130: interrupted (Ctrl-C); the lines scored so far are written, whole and in \
+order."""
+
+
+def _version(show: bool) -> None:
+    if show:
+        try:
+            typer.echo(f"rewardsmith {version('rewardsmith')}")
+        except PackageNotFoundError:
+            typer.echo("rewardsmith (not installed: version unknown)")
+        raise typer.Exit(0)
 
 
 @app.callback()
-def main() -> None:
+def main(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
     """rewardsmith: rewards for RL post-training of language models."""
 
 
-@app.command()
+cli_catalog.register(app)
+
+
+@app.command(epilog=EXIT_STATUS)
 def score(
-    input_path: Annotated[Path, typer.Argument(help="JSONL rollouts, one sample per line.")],
-    reward: Annotated[
-        str,
-        typer.Option("--reward", "-r", help="Built-in name (math, choice, qa, format) or YAML."),
+    input_path: Annotated[
+        str, typer.Argument(help="JSONL rollouts, one sample per line; - for stdin.")
     ],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write scored JSONL.")],
+    reward: Annotated[str, typer.Option("--reward", "-r", help=REWARD_HELP)],
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write scored JSONL, line by line as scored; - for stdout "
+            "(the summary and progress then go to stderr).",
+        ),
+    ],
     workers: Annotated[
         int | None, typer.Option(min=1, help="Worker processes for CPU-heavy checks.")
     ] = None,
     advantage: Annotated[
         str | None, typer.Option(help=f"Also write `advantage`: one of {', '.join(METHODS)}.")
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Samples per scoring batch.")] = 4096,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Samples per scoring batch for batch-wide rewards and reinforce_pp "
+            f"advantages; other rewards are scored {PROGRESS_CHUNK} samples at a time.",
+        ),
+    ] = 4096,
     summary_json: Annotated[
         Path | None, typer.Option(help="Also write the summary as JSON here.")
     ] = None,
@@ -65,9 +116,27 @@ def score(
         str | None,
         typer.Option(
             help="Training-state store for adaptive rewards: memory://, sqlite:///PATH or "
-            "redis://HOST:PORT/DB (default $REWARDSMITH_STATE, else .rewardsmith/state.sqlite)."
+            "redis://HOST:PORT/DB. Default: the reward file's `state`, else "
+            "$REWARDSMITH_STATE, else a fresh store for this run only."
         ),
     ] = None,
+    completion_field: Annotated[
+        str, typer.Option(help="The field holding the completion (text or chat messages).")
+    ] = "completion",
+    reference_field: Annotated[
+        str | None,
+        typer.Option(
+            help="The field holding the reference (default: reference, else answer, "
+            "solution or ground_truth)."
+        ),
+    ] = None,
+    fail_on: Annotated[
+        str,
+        typer.Option(
+            help=f"Exit 1 when a sample ends with one of these statuses ({', '.join(FAILABLE)}; "
+            "invalid includes unreadable lines), comma-separated; 'none' for never."
+        ),
+    ] = "error,timeout",
     backend: Annotated[
         str, typer.Option(help="local (this process and its workers) or ray (a Ray cluster).")
     ] = "local",
@@ -91,43 +160,89 @@ def score(
         _fail(f"--backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
     if backend != "ray" and (ray_address is not None or ray_actors is not None):
         _fail("--ray-address / --ray-actors: only with --backend ray")
+    failing = _fail_on(fail_on)
+    reader = Reader(Fields(completion_field, reference_field))
     try:
-        lines = input_path.read_bytes().splitlines()  # JSON strings hold no raw \n or \r
+        with _input(input_path) as stream:
+            lines = [reader.read(number, raw) for number, raw in numbered_lines(stream)]
     except OSError as exc:
         _fail(f"{input_path}: cannot read: {exc}")
-    try:
-        scorer = _open_scorer(backend, reward, workers, state, ray_address, ray_actors)
-    except ConfigError as exc:
-        _fail(str(exc))
+    with tempfile.TemporaryDirectory(prefix="rewardsmith-state-") as scratch:
+        try:
+            url, fresh = state_url(state, reward, backend, Path(scratch))
+            scorer = _open_scorer(backend, reward, workers, url, ray_address, ray_actors)
+        except ConfigError as exc:
+            _fail(str(exc))
+        _run(
+            scorer,
+            reader,
+            lines,
+            output,
+            reward,
+            failing,
+            summary_json,
+            batch_size,
+            advantage,
+            dense_format,
+            describe_store(url, fresh),
+        )
 
+
+def _run(
+    scorer: GroupScorer,
+    reader: Reader,
+    lines: list[Line],
+    output: str,
+    reward: str,
+    failing: set[str],
+    summary_json: Path | None,
+    batch_size: int,
+    advantage: str | None,
+    dense_format: str,
+    store: str,
+) -> None:
+    """Score, write, summarise, and exit with the status the docstring promises."""
+    to_stdout = output == "-"
+    report = errors if to_stdout else console
+    for message in [*reader.notices(), *reader.problems.lines()]:
+        errors.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
+    invalid_lines = sum(line.sample is None for line in lines)
+    summary = BatchSummary(
+        invalid_lines=invalid_lines, output="stdout" if to_stdout else output, state=store
+    )
     start = time.perf_counter()
-    records, samples, invalid = _read(lines)
-    summary = BatchSummary(invalid_lines=len(invalid))
-    for number, message in invalid:
-        errors.print(f"[yellow]line {number}:[/] {escape(message)}", highlight=False)
-    with scorer:
-        groups = _group_indices(samples)
-        scores = _score_all(scorer, samples, groups, batch_size, summary)
+    interrupted = False
+    with scorer, _output(output) as out:
+        run = Run(lines, out, summary, Problems(), advantage, dense_format)
+        try:
+            run.score(scorer, batch_size, errors)
+        except KeyboardInterrupt:
+            interrupted = True
         summary.usage = scorer.usage()
     summary.seconds = time.perf_counter() - start
-    if advantage is not None:
-        _add_advantages(groups, scores, advantage)
-    if dense_format == "token":
-        _dense_per_token(samples, scores)
-    _write(output, records, scores)
-    console.print(summary.table(title=f"rewardsmith score · {reward}"))
+    for message in run.problems.lines():
+        errors.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
+    report.print(summary.table(title=f"rewardsmith score · {reward}"))
+    for place in summary.places():
+        report.print(escape(place), soft_wrap=True, highlight=False)
     if summary_json is not None:
         summary_json.write_text(json.dumps(summary.as_dict(), indent=2))
-    raise typer.Exit(1 if invalid else 0)
+    if interrupted:
+        errors.print(
+            f"[red]interrupted:[/] {run.written} of {len(lines)} lines scored and written "
+            f"to {escape(summary.output)}",
+            highlight=False,
+        )
+        raise typer.Exit(INTERRUPTED)
+    counts = {**summary.statuses, "invalid": summary.statuses["invalid"] + invalid_lines}
+    raise typer.Exit(1 if any(counts.get(status) for status in failing) else 0)
 
 
 @app.command("probe-judge")
 def probe_judge(
     reward: Annotated[
         str,
-        typer.Option(
-            "--reward", "--config", "-r", help="Built-in name (math, choice, qa) or YAML."
-        ),
+        typer.Option("--reward", "--config", "-r", help=REWARD_HELP),
     ],
     task: Annotated[
         str | None,
@@ -170,7 +285,7 @@ def probe_judge(
 def serve(
     reward: Annotated[
         str,
-        typer.Option("--reward", "-r", help="Built-in name (math, choice, qa, format) or YAML."),
+        typer.Option("--reward", "-r", help=REWARD_HELP),
     ],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
@@ -234,25 +349,50 @@ def serve(
 
 
 BACKENDS = ("local", "ray")
+FAILABLE = ("error", "timeout", "invalid", "unparseable")
+INTERRUPTED = 130
 
 
-class GroupScorer(Protocol):
-    """What `score` needs of a backend: a Reward (local) or a RayScorer."""
+def _fail_on(value: str) -> set[str]:
+    """The statuses of --fail-on, checked."""
+    names = {name.strip() for name in value.split(",") if name.strip()}
+    if names == {"none"}:
+        return set()
+    unknown = sorted(names - set(FAILABLE))
+    if unknown or not names:
+        _fail(f"--fail-on: expected 'none' or some of {', '.join(FAILABLE)}, got {value!r}")
+    return names
 
-    def score_groups(self, groups: list[Group]) -> list[list[Score]]: ...
 
-    def usage(self) -> dict[str, float]: ...
+@contextmanager
+def _input(path: str) -> Iterator[IO[bytes]]:
+    if path == "-":
+        yield sys.stdin.buffer
+        return
+    with open(path, "rb") as stream:
+        yield stream
 
-    def __enter__(self) -> GroupScorer: ...
 
-    def __exit__(self, *exc: object) -> None: ...
+@contextmanager
+def _output(path: str) -> Iterator[TextIO]:
+    if path == "-":
+        yield sys.stdout
+        return
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        stream = target.open("w", encoding="utf-8")
+    except OSError as exc:
+        _fail(f"--output: cannot write {path}: {exc}")
+    with stream:
+        yield stream
 
 
 def _open_scorer(
     backend: str,
     reward: str,
     workers: int | None,
-    state: str | None,
+    state: str,
     ray_address: str | None,
     ray_actors: int | None,
 ) -> GroupScorer:
@@ -268,136 +408,6 @@ def _open_scorer(
     )
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     errors.print(f"[red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(2)
-
-
-def _read(
-    lines: list[bytes],
-) -> tuple[list[dict[str, Any]], dict[int, Sample], list[tuple[int, str]]]:
-    """Output skeletons for every non-blank line, the valid samples by record index, errors."""
-    records: list[dict[str, Any]] = []
-    samples: dict[int, Sample] = {}
-    invalid: list[tuple[int, str]] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        data, sample, message = _parse_line(line)
-        if sample is None:
-            invalid.append((number, message))
-            base = data if isinstance(data, dict) else {}
-            error = {"reward": None, "status": "invalid", "info": {"error": message}}
-            records.append({**base, "line": number, **error})
-        else:
-            samples[len(records)] = sample
-            records.append(data)
-    return records, samples, invalid
-
-
-def _parse_line(line: bytes) -> tuple[Any, Sample | None, str]:
-    try:
-        data = json.loads(line.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        return None, None, f"not valid UTF-8 (byte {exc.start}: {exc.reason}); expected UTF-8 JSON"
-    except json.JSONDecodeError as exc:
-        return None, None, f"not valid JSON: {exc}"
-    try:
-        return data, parse_sample(data), ""
-    except ValueError as exc:
-        return data, None, str(exc)
-
-
-def _group_indices(samples: dict[int, Sample]) -> list[list[int]]:
-    """Record indices of the samples of each group, groups in order of first appearance."""
-    groups: dict[str, list[int]] = {}
-    for index, sample in samples.items():
-        groups.setdefault(group_key(sample), []).append(index)
-    return list(groups.values())
-
-
-def _score_all(
-    scorer: GroupScorer,
-    samples: dict[int, Sample],
-    groups: list[list[int]],
-    batch_size: int,
-    summary: BatchSummary,
-) -> dict[int, Score]:
-    """Score whole groups in batches of about `batch_size` samples, with a progress bar."""
-    batches: list[list[list[int]]] = [[]]
-    filled = 0
-    for members in groups:
-        if filled >= batch_size:
-            batches.append([])
-            filled = 0
-        batches[-1].append(members)
-        filled += len(members)
-    scores: dict[int, Score] = {}
-    progress = Progress(
-        TextColumn("scoring"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=errors,
-        transient=True,
-        disable=not errors.is_terminal,
-    )
-    with progress:
-        task = progress.add_task("scoring", total=len(samples))
-        for batch in batches:
-            built = [
-                Group(group_id=str(i), samples=[samples[k] for k in m]) for i, m in enumerate(batch)
-            ]
-            for members, group_scores in zip(batch, scorer.score_groups(built), strict=True):
-                scores.update(zip(members, group_scores, strict=True))
-                summary.add(group_scores)
-                progress.advance(task, len(members))
-    return scores
-
-
-def _add_advantages(groups: list[list[int]], scores: dict[int, Score], method: str) -> None:
-    """Write each sample's advantage within its group (see rewardsmith.advantage)."""
-    result = compute_advantages([[scores[i].value for i in m] for m in groups], method=method)
-    for indices, values, flat in zip(groups, result.values, result.zero_variance, strict=True):
-        for index, value in zip(indices, values, strict=True):
-            scores[index].info["advantage"] = {"method": method, "zero_variance": flat}
-            scores[index].advantage = value
-
-
-def _dense_per_token(samples: dict[int, Sample], scores: dict[int, Score]) -> None:
-    """Step spans -> one entry per token, each step's reward on its last token."""
-    for index, score in scores.items():
-        offsets = samples[index].token_offsets
-        if score.dense is None or offsets is None:
-            continue
-        per_token = token_level_rewards(score, len(offsets))
-        score.dense = [
-            DenseReward(start, end, reward, token, token + 1)
-            for token, ((start, end), reward) in enumerate(zip(offsets, per_token, strict=True))
-        ]
-
-
-def _write(path: Path, records: list[dict[str, Any]], scores: dict[int, Score]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as out:
-        for index, record in enumerate(records):
-            if index in scores:
-                record = {**record, **_scored_fields(scores[index])}
-            try:
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            except UnicodeEncodeError:  # lone surrogates ("\\udc80" escapes): keep them escaped
-                out.write(json.dumps(record) + "\n")
-
-
-def _scored_fields(score: Score) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "reward": score.value,
-        "components": score.components,
-        "status": str(score.status),
-        "info": score.info,
-    }
-    if score.advantage is not None:
-        fields["advantage"] = score.advantage
-    if score.dense is not None:
-        fields["dense"] = [asdict(span) for span in score.dense]
-    return fields

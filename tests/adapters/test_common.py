@@ -36,7 +36,10 @@ def test_extra_values_have_the_same_keys_for_every_sample():
         reward,
         [{"completion": "\\boxed{1}", "reference": "1"}, Unscorable("completions[1]: no text")],
     )
-    assert scores[1].info == {"error": "completions[1]: no text"} and not scores[1].ok
+    assert (
+        scores[1].info == {"error": "completions[1]: no text", "code": "invalid"}
+        and not scores[1].ok
+    )
     values = extra_values(reward, scores)
     assert list(values) == [*PIPELINE_COMPONENTS, "status_ok"]
     assert values["correct"] == [1.0, 0.0]  # the unscorable one: the component's fallback

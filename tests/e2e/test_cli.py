@@ -73,14 +73,20 @@ def test_malformed_lines_are_reported_and_the_rest_is_scored(tmp_path):
     ]
     source = write_lines(tmp_path / "in.jsonl", lines)
     out = tmp_path / "out.jsonl"
-    result = run_cli("score", source, "--reward", "math", "-o", out, "--workers", "1")
+    args = ("score", source, "--reward", "math", "-o", out, "--workers", "1")
+    assert run_cli(*args).returncode == 0  # invalid input alone does not fail a run
+    result = run_cli(*args, "--fail-on", "invalid")
     assert result.returncode == 1
     for expected in [
-        "line 2: not valid JSON",
-        "line 3: completion: missing (expected a string)",
-        "line 4: completion: Input should be a valid string",
-        "line 6: expected a JSON object, got list",
-        "line 7: meta: Input should be a valid dictionary (expected an object)",
+        "1 line: not scored: not valid JSON: Expecting property name enclosed in double "
+        "quotes: line 1 column 2 (char 1) (e.g. line 2)",
+        "1 line: not scored: completion: missing (expected a string or a list of messages) "
+        "(e.g. line 3)",
+        "1 line: not scored: completion: expected a string or a list of messages, got int "
+        "(e.g. line 4)",
+        "1 line: not scored: expected a JSON object, got list (e.g. line 6)",
+        "1 line: not scored: meta: Input should be a valid dictionary (expected an object) "
+        "(e.g. line 7)",
     ]:
         assert expected in " ".join(result.stderr.split()), result.stderr
     scored = read_jsonl(out)

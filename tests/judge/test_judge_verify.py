@@ -209,7 +209,7 @@ def test_fence_token_grows_until_it_is_absent(monkeypatch):
 def test_master_keys_without_letters_or_digits_are_not_sent(make_reward, openai_server, key):
     [score] = make_reward().score([sample(key)])
     assert score.ok and score.value == 0.0
-    assert info(score) == {"guard": "no letter or digit"}
+    assert info(score) == {"guard": "no letter or digit", "code": "guard_rejected"}
     assert openai_server.requests == []
 
 

@@ -73,9 +73,11 @@ class Combinator(Component):
             if weights is not None:
                 combined.dense = merge_dense([x.dense for x in scores], weights)
         except InvalidSample as exc:  # this sample lacks what combining needs
-            combined, note = Score(self.fallback, Status.INVALID), {"error": str(exc)}
+            combined = Score(self.fallback, Status.INVALID)
+            note = {"error": str(exc), "code": exc.code}
         except Exception as exc:  # e.g. overflow
-            combined, note = Score(self.fallback, Status.ERROR), {"error": reason_of(exc)}
+            combined = Score(self.fallback, Status.ERROR)
+            note = {"error": reason_of(exc), "code": "combine_failed"}
         for score in scores:
             combined.absorb(score)
         if note:
@@ -221,7 +223,9 @@ class Gate(Combinator):
     def combine(self, parts: list[Score], sample: Sample) -> tuple[float, dict[str, Any]]:
         condition, reward = parts
         passed = condition.ok and condition.value >= self.params.threshold
-        return (reward.value if passed else self.params.penalty), {"passed": passed}
+        if passed:
+            return reward.value, {"passed": True}
+        return self.params.penalty, {"passed": False, "code": "gate_closed"}
 
     def dense_weights(self, parts: list[Score], sample: Sample) -> list[float] | None:
         condition = parts[0]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -30,7 +31,20 @@ T = TypeVar("T")
 
 
 class InvalidSample(ValueError):
-    """Raised by a component when a sample lacks what it needs (names the field)."""
+    """Raised by a component when a sample lacks what it needs (names the field).
+
+    `code` is the machine-readable kind of problem; by default from the message's
+    leading field name: "reference: missing; ..." -> missing_reference,
+    "reference.gold: ..." -> invalid_reference.
+    """
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        field = re.match(r"([a-z_]+)[^:]*:( missing\b)?", message)
+        if code or field is None:
+            self.code = code or "invalid_input"
+        else:
+            self.code = f"{'missing' if field.group(2) else 'invalid'}_{field.group(1)}"
 
 
 class Params(BaseModel):
@@ -109,6 +123,7 @@ class Component(ABC):
             for score in group_scores:
                 if not _finite(score.value):
                     score.info["error"] = f"{self.name}: reward was {score.value!r}, not finite"
+                    score.info["code"] = "non_finite_reward"
                     score.value, score.status = self.fallback, Status.ERROR
                 if not self.children() and score.info:
                     score.info = {self.name: score.info}
@@ -140,13 +155,13 @@ def guarded(fallback: float, check: Callable[..., T], *args: Any) -> T | Score:
     try:
         return check(*args)
     except InvalidSample as exc:
-        return Score.failed(Status.INVALID, fallback, str(exc))
+        return Score.failed(Status.INVALID, fallback, str(exc), exc.code)
     except Exception as exc:
-        return Score.failed(Status.ERROR, fallback, reason_of(exc))
+        return Score.failed(Status.ERROR, fallback, reason_of(exc), "exception")
 
 
 def require_reference(sample: Sample, expected: str) -> Any:
     """The sample's `reference`, or InvalidSample naming the field and what was expected."""
     if sample.reference is None or sample.reference == "":
-        raise InvalidSample(f"reference: missing; expected {expected}")
+        raise InvalidSample(f"reference: missing; expected {expected}", "missing_reference")
     return sample.reference

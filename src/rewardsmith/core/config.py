@@ -9,7 +9,8 @@ node gets one message naming its path, the bad key, and what is allowed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -73,8 +74,13 @@ class BuildContext:
         return self.resources[key]
 
     def usage(self) -> dict[str, float]:
-        """The shared objects' counters (judge calls, tokens, ...), added up by name."""
+        """The shared objects' counters (judge calls, tokens, ...), added up by name, and
+        the state records read and written when a store was used."""
         totals: dict[str, float] = {}
+        store = self.state if isinstance(self.state, StateStore) else self.opened
+        if store is not None:
+            totals["state_records_read"] = store.records_read
+            totals["state_records_written"] = store.records_written
         for resource in self.resources.values():
             report = getattr(resource, "usage", None)
             for name, amount in (report() if callable(report) else {}).items():
@@ -113,7 +119,8 @@ class BuildContext:
         if kind is None:
             raise ConfigError(f"{path}.type: missing; allowed: {allowed}")
         if kind not in REGISTRY:
-            raise ConfigError(f"{path}.type: unknown component {kind!r}; allowed: {allowed}")
+            hint = did_you_mean(kind, REGISTRY)
+            raise ConfigError(f"{path}.type: unknown component {kind!r}; allowed: {allowed}{hint}")
         cls = REGISTRY[kind]
         params_spec = {k: v for k, v in spec.items() if k not in COMMON_KEYS}
         try:
@@ -159,7 +166,16 @@ def explain(exc: ValidationError, path: str, what: str, model: type[BaseModel]) 
         keys = set(model.model_fields)
         if issubclass(model, Params):
             keys |= set(COMMON_KEYS)
-        return f"{location}: unknown key for {what}; allowed: {', '.join(sorted(keys))}"
+        hint = did_you_mean(str(error["loc"][-1]), keys)
+        return f"{location}: unknown key for {what}; allowed: {', '.join(sorted(keys))}{hint}"
     if error["type"] == "missing":
         return f"{location}: missing; required by {what}"
     return f"{location}: {message} (got {error.get('input')!r})"
+
+
+def did_you_mean(word: object, choices: Iterable[str]) -> str:
+    """'; did you mean 'x'?' for the closest of `choices` to `word`, else ''."""
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""

@@ -69,7 +69,7 @@ def isolate(groups: list[Group], first: Exception, fallback: float) -> Search:
 
 
 def _failed(exc: Exception, fallback: float) -> Score:
-    return Score.failed(Status.ERROR, fallback, reason_of(exc))
+    return Score.failed(Status.ERROR, fallback, reason_of(exc), "exception")
 
 
 class _Stepper:

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rewardsmith.core.component import Component
-from rewardsmith.core.config import REGISTRY, BuildContext, ConfigError, explain
+from rewardsmith.core.config import REGISTRY, BuildContext, ConfigError, did_you_mean, explain
 from rewardsmith.core.types import Group, Sample, Score, Status
 from rewardsmith.state import StateStore, resolve_url
 
@@ -78,6 +78,7 @@ class RewardDefinition:
             raise ConfigError(
                 f"reward: {str(name_or_path)!r} is neither a built-in reward "
                 f"({', '.join(sorted(REGISTRY))}) nor a YAML file"
+                f"{did_you_mean(str(name_or_path), REGISTRY)}"
             )
         try:
             data = yaml.safe_load(path.read_text())
@@ -229,7 +230,7 @@ class Screen:
                 if reason is None:
                     within.append(sample)
                 else:
-                    refused[g, s] = Score.failed(Status.INVALID, 0.0, reason)
+                    refused[g, s] = Score.failed(Status.INVALID, 0.0, reason, "over_limit")
             if within:
                 kept.append(Group(group.group_id, within))
         return cls(groups, kept, refused)
@@ -304,7 +305,7 @@ class GroupedBatch:
             try:
                 parsed.append(parse_sample(item))
             except ValueError as exc:
-                parsed.append(Score.failed(Status.INVALID, 0.0, str(exc)))
+                parsed.append(Score.failed(Status.INVALID, 0.0, str(exc), "invalid_sample"))
         position: dict[str, int] = {}
         groups: list[Group] = []
         where: dict[int, tuple[int, int]] = {}

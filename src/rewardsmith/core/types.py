@@ -147,9 +147,12 @@ class Score:
         self.status = Status.worst([self.status, part.status])
 
     @classmethod
-    def failed(cls, status: Status, fallback: float, reason: str) -> Score:
-        """A score for a sample that could not be checked: the fallback and the reason."""
-        return cls(value=fallback, status=status, info={"error": reason})
+    def failed(cls, status: Status, fallback: float, reason: str, code: str = "") -> Score:
+        """A score for a sample that could not be checked: the fallback, the reason, and
+        its machine-readable `code` (a snake_case word; by default the status)."""
+        return cls(
+            value=fallback, status=status, info={"error": reason, "code": code or str(status)}
+        )
 
 
 def regroup(groups: list[Group], flat: list[Score]) -> list[list[Score]]:

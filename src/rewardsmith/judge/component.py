@@ -159,7 +159,8 @@ def read_answer(result: ChatResult, keys: Sequence[str], fallback: float) -> Jud
     }
     if not result.ok:
         status = Status.TIMEOUT if result.status is ChatStatus.TIMEOUT else Status.ERROR
-        return JudgeAnswer(None, Score.failed(status, fallback, f"judge: {result.error}"), call)
+        failed = Score.failed(status, fallback, f"judge: {result.error}", f"judge_{status}")
+        return JudgeAnswer(None, failed, call)
     data, reason = parse_json_answer(result.text, keys)
     if data is None:
         return JudgeAnswer(None, unparseable(fallback, reason or "unreadable", result.text), call)
@@ -171,5 +172,5 @@ def unparseable(fallback: float, reason: str, raw: str | None) -> Score:
     return Score(
         value=fallback,
         status=Status.UNPARSEABLE,
-        info={"error": f"judge answer: {reason}", "raw": raw},
+        info={"error": f"judge answer: {reason}", "code": "judge_unparseable", "raw": raw},
     )

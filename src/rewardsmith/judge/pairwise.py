@@ -204,7 +204,7 @@ class RubricPairwise(RubricJudgeComponent):
         n = len(group)
         if n < 2:
             reason = "group: rubric_pairwise needs at least 2 responses to compare, got 1"
-            return [Score.failed(Status.INVALID, self.fallback, reason)]
+            return [Score.failed(Status.INVALID, self.fallback, reason, "group_too_small")]
         mine = [job for job in jobs if job.group == g]
         decided = [job for job in mine if job.outcome is not None]
         outcomes = [PairOutcome(job.i, job.j, job.outcome, job.consistent) for job in decided]
@@ -228,10 +228,11 @@ class RubricPairwise(RubricJudgeComponent):
                 info["strength"] = float(strengths[k])
             failed = [job.failure for job in involved if job.failure is not None]
             if checks[k].gated:
-                score = Score(value=p.gate_value, info=info)
+                score = Score(value=p.gate_value, info={**info, "code": "check_failed"})
             elif values[k] is None:
                 worst = Status.worst([f.status for f in failed]) if failed else Status.ERROR
                 info["error"] = "no comparison of this response could be judged"
+                info["code"] = "judge_failed"
                 score = Score(value=self.fallback, status=worst, info=info)
             else:
                 score = Score(value=float(values[k]) + checks[k].bonus, info=info)

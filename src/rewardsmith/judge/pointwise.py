@@ -133,7 +133,8 @@ class JudgeScore(RubricJudgeComponent):
     def _prepare(self, sample: Sample, checks: CheckResults) -> Score | ChatRequest:
         if checks.gated:
             guard = f"failed gate(s): {', '.join(checks.gates)}"
-            return Score(self.params.gate_value, info={"guard": guard, "checks": checks.as_info()})
+            info = {"guard": guard, "checks": checks.as_info(), "code": "check_failed"}
+            return Score(self.params.gate_value, info=info)
         reference = ""
         if sample.reference is not None and sample.reference != "":
             reference = REFERENCE_SECTION.format(reference=reference_text(sample.reference))

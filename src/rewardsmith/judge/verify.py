@@ -121,7 +121,8 @@ class JudgeVerify(JudgeComponent):
                 reason = guard(answer, "")
             response = answer
         if reason is not None:
-            info: dict[str, Any] = {"guard": reason}
+            code = "no_answer" if answer == "" else "guard_rejected"
+            info: dict[str, Any] = {"guard": reason, "code": code}
             if self.params.answer_only:
                 info["answer"] = answer
             return Score(0.0, info=info), answer
@@ -147,6 +148,7 @@ class JudgeVerify(JudgeComponent):
             reason = f"verdict: expected 'correct' or 'incorrect', got {verdict!r}"
             return unparseable(self.fallback, reason, raw)
         verdict = verdict.strip().lower()
-        return Score(
-            VERDICTS[verdict], info={"verdict": verdict, "reasoning": data.get("reasoning")}
-        )
+        info = {"verdict": verdict, "reasoning": data.get("reasoning")}
+        if not VERDICTS[verdict]:
+            info["code"] = "judged_incorrect"
+        return Score(VERDICTS[verdict], info=info)

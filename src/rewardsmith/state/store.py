@@ -117,18 +117,23 @@ class StateStore(ABC):
     """Persistent or shared records of float fields; see the module docstring.
 
     The public methods validate their arguments and hand over to the backend's
-    `_read`, `_apply`, `_scan`, `_clear` and `_close`.
+    `_read`, `_apply`, `_scan`, `_clear` and `_close`; `records_read` and
+    `records_written` count what `read` returned and `apply` changed through this handle.
     """
 
     url: str
     _closed = False
+    records_read = 0
+    records_written = 0
 
     def read(self, namespace: str, keys: Sequence[str]) -> dict[str, Record]:
         """Records of `keys` in `namespace`, in one round trip; keys never written are absent."""
         self._check_open()
         _check_name("read: namespace", namespace)
         keys = _checked_keys(keys)
-        return self._read(namespace, keys) if keys else {}
+        records = self._read(namespace, keys) if keys else {}
+        self.records_read += len(records)
+        return records
 
     def apply(self, updates: Sequence[Update]) -> None:
         """Apply a batch in order, in one round trip or transaction; each update is atomic."""
@@ -136,6 +141,7 @@ class StateStore(ABC):
         updates = _checked_batch(updates)
         if updates:
             self._apply(updates)
+            self.records_written += len(updates)
 
     def scan(self, namespace: str) -> dict[str, Record]:
         """Every record of `namespace` (for reports and tests)."""

@@ -63,12 +63,12 @@ class ChoiceVerifier(SampleComponent):
 
     def score_sample(self, sample: Sample) -> Score:
         gold = self._gold(require_reference(sample, "an option letter such as 'B'"))
-        letter, source, reason = self.chosen(sample.completion)
+        letter, source, code, reason = self.chosen(sample.completion)
         info: dict[str, object] = {"extracted": letter, "gold": gold, "source": source}
         if letter is None:
-            info["reason"] = reason
+            info.update(reason=reason, code=code)
         elif letter != gold:
-            info["reason"] = f"chose {letter}, gold is {gold}"
+            info.update(reason=f"chose {letter}, gold is {gold}", code="wrong_option")
         return Score(float(letter == gold), info=info)
 
     def _gold(self, reference: object) -> str:
@@ -82,24 +82,30 @@ class ChoiceVerifier(SampleComponent):
             )
         return text
 
-    def chosen(self, completion: str) -> tuple[str | None, str, str]:
-        """(the one chosen letter or None, where it was found, why none was)."""
+    def chosen(self, completion: str) -> tuple[str | None, str, str, str]:
+        """(the one chosen letter or None, where it was found, why none was: its code and
+        its text)."""
         region = final_region(completion)
         source, candidates = self._candidates(region)
         if not candidates:
-            return None, "none", "no answer marker and no option on the last line"
+            return None, "none", "no_answer", "no answer marker and no option on the last line"
         letters = [_letter(candidate, last_line=source == "last_line") for candidate in candidates]
         if source == "answer_phrase":  # the last phrase that states an option decides
             letters = [next((letter for letter in reversed(letters) if letter), None)]
         if _SEVERAL_MARK in letters:
-            return None, source, "names several options"
+            return None, source, "several_options", "names several options"
         distinct = sorted({letter for letter in letters if letter})
         if len(distinct) > 1:
-            return None, source, f"conflicting answers: {', '.join(distinct)}"
+            return (
+                None,
+                source,
+                "conflicting_answers",
+                f"conflicting answers: {', '.join(distinct)}",
+            )
         if not distinct or distinct[0] not in self.params.options:
             shown = candidates[-1].strip()[:80]
-            return None, source, f"no option of {self.params.options!r} in {shown!r}"
-        return distinct[0], source, ""
+            return None, source, "no_option", f"no option of {self.params.options!r} in {shown!r}"
+        return distinct[0], source, "", ""
 
     @staticmethod
     def _candidates(region: str) -> tuple[str, list[str]]:

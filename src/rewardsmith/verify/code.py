@@ -153,6 +153,8 @@ class CodeVerifier(SampleComponent):
             "total": _declared_total(reference),
             "tests": [{"ok": ok, "note": note} for ok, note in results],
         }
+        if info["passed"] < info["total"]:
+            info["code"] = "tests_failed"
         if self.params.mode == "all_pass":
             return Score(float(info["passed"] == info["total"]), info=info)
         key = suite_key(reference)

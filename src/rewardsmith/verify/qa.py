@@ -98,7 +98,8 @@ class QAVerifier(SampleComponent):
         normalized = normalize_answer(prediction)
         if not normalized:
             info = {"extracted": prediction, "normalized": "", "em": 0.0, "f1": 0.0}
-            return Score(0.0, info={**info, "reason": reason or "empty answer"})
+            code = "conflicting_answers" if reason.startswith("conflicting") else "no_answer"
+            return Score(0.0, info={**info, "reason": reason or "empty answer", "code": code})
         best = max(
             aliases, key=lambda alias: (exact_match(prediction, alias), token_f1(prediction, alias))
         )
@@ -110,7 +111,10 @@ class QAVerifier(SampleComponent):
             "em": em,
             "f1": f1,
         }
-        return Score(em if self.params.metric == "em" else f1, info=info)
+        value = em if self.params.metric == "em" else f1
+        if not value:
+            info["code"] = "wrong_answer"
+        return Score(value, info=info)
 
 
 def extract_short_answer(region: str) -> tuple[str, str]:

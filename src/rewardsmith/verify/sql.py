@@ -248,15 +248,15 @@ class SQLVerifier(PooledComponent[list[list[Score | _Pending]], tuple[Database, 
         if gold.error:
             status = Status.INVALID if gold.status is Status.OK else gold.status
             if gold.where:
-                return Score.failed(status, self.fallback, f"{gold.where}: {gold.error}")
+                where = f"{gold.where}: {gold.error}"
+                return Score.failed(status, self.fallback, where, "invalid_reference")
             reason = f"reference.gold: the gold query fails: {gold.error}"
-            return Score.failed(status, self.fallback, reason)
+            return Score.failed(status, self.fallback, reason, "gold_query_failed")
         predicted = runs.get((item.database, item.query), _NO_QUERY)
         if predicted.status is not Status.OK:
             reason = f"{predicted.where or 'query'}: {predicted.error}"
-            return Score(
-                self.fallback, predicted.status, info={"query": item.query, "error": reason}
-            )
+            info = {"query": item.query, "error": reason, "code": str(predicted.status)}
+            return Score(self.fallback, predicted.status, info=info)
         ran = not predicted.error
         ordered = bool(_ORDER_BY.search(item.gold))
         n = self.params.ngram
@@ -269,7 +269,9 @@ class SQLVerifier(PooledComponent[list[list[Score | _Pending]], tuple[Database, 
         value = sum(self.params.weights.get(part, 0.0) * parts[part] for part in PARTS)
         info: dict[str, Any] = {"query": item.query, **parts}
         if predicted.error:
-            info["error"] = predicted.error
+            info.update(error=predicted.error, code="query_failed")
+        elif not parts["execution"]:
+            info["code"] = "wrong_rows"
         components = {f"{self.name}.{part}": parts[part] for part in PARTS}
         return Score(value, components=components, info=info)
 

@@ -1,0 +1,163 @@
+"""Long runs: stdin and stdout, a progress bar with rate and ETA on a terminal, output
+written as it is scored, and Ctrl-C leaving whole lines and saying how many."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+from tests.cli.helpers import SLOW_CLI, flat, read_jsonl, run_cli, write_rows
+
+TERMINAL_VARS = ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS")
+
+
+def slow_rows(path: Path, n: int) -> Path:
+    return write_rows(
+        path, [{"completion": f"c{i}", "group_id": str(i), "id": i} for i in range(n)]
+    )
+
+
+def slow_command(source: Path, out: Path, seconds: float, *args: str) -> list[str]:
+    return [
+        sys.executable,
+        str(SLOW_CLI),
+        "score",
+        str(source),
+        "-r",
+        str(sleepy_reward(source.parent, seconds)),
+        "-o",
+        str(out),
+        "--workers",
+        "1",
+        *args,
+    ]
+
+
+def sleepy_reward(folder: Path, seconds: float) -> Path:
+    path = folder / "sleepy.yaml"
+    path.write_text(f"reward: {{type: sleepy, seconds: {seconds}}}\n")
+    return path
+
+
+def terminal_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in TERMINAL_VARS}
+    return {**env, "TERM": "xterm-256color"}
+
+
+def test_stdin_to_stdout_keeps_stdout_for_the_scored_lines():
+    rows = [{"completion": "\\boxed{2}", "reference": "2"}, {"completion": "x", "reference": "1"}]
+    result = run_cli(
+        "score",
+        "-",
+        "-r",
+        "math",
+        "-o",
+        "-",
+        "--workers",
+        "1",
+        stdin="".join(json.dumps(r) + "\n" for r in rows),
+    )
+    assert result.returncode == 0, result.stderr
+    scored = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["reward"] for r in scored] == [1.0, 0.0]
+    assert "rewardsmith score" in result.stderr and "output: stdout" in flat(result.stderr)
+    assert not Path("-").exists()
+
+
+def test_progress_bar_on_a_terminal_shows_count_rate_and_eta(tmp_path):
+    source = slow_rows(tmp_path / "in.jsonl", 30)
+    out = tmp_path / "out.jsonl"
+    leader, follower = os.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+    process = subprocess.Popen(
+        slow_command(source, out, 0.05, "--batch-size", "1"),
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=terminal_env(),
+        close_fds=True,
+    )
+    os.close(follower)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the process closed the terminal
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(leader)
+    assert process.wait(timeout=60) == 0
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode("utf-8", "replace"))
+    assert re.search(r"scoring .* \d+/30 ", text), text
+    assert re.search(r"[\d.]+ samples/s", text), text
+    assert re.search(r"ETA \d+:\d\d:\d\d", text), text
+    assert len(read_jsonl(out)) == 30
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path):
+    source = slow_rows(tmp_path / "in.jsonl", 3)
+    result = subprocess.run(
+        slow_command(source, tmp_path / "out.jsonl", 0.0),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "samples/s" not in result.stderr and "ETA" not in result.stderr
+
+
+def test_ctrl_c_leaves_the_scored_lines_whole_and_says_how_many(tmp_path):
+    total = 400
+    source = slow_rows(tmp_path / "in.jsonl", total)
+    out = tmp_path / "out.jsonl"
+    process = subprocess.Popen(
+        slow_command(source, out, 0.02, "--batch-size", "1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while (not out.exists() or out.read_text().count("\n") < 5) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    scored = read_jsonl(out)  # every line is whole JSON
+    assert 5 <= len(scored) < total
+    assert [r["id"] for r in scored] == list(range(len(scored)))  # a prefix, in order
+    assert all(r["reward"] == 1.0 and r["status"] == "ok" for r in scored)
+    assert f"interrupted: {len(scored)} of {total} lines scored and written to {out}" in flat(
+        stderr
+    )
+    assert "Traceback" not in stderr
+    assert f"{len(scored)}" in stdout  # the summary counts what was scored
+
+
+def test_output_is_written_while_the_run_goes_on(tmp_path):
+    source = slow_rows(tmp_path / "in.jsonl", 200)
+    out = tmp_path / "out.jsonl"
+    process = subprocess.Popen(
+        slow_command(source, out, 0.02, "--batch-size", "1"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while (not out.exists() or not out.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert process.poll() is None  # lines are there before the run ends
+        assert json.loads(out.read_text().splitlines()[0])["id"] == 0
+    finally:
+        process.kill()
+        process.wait()
