@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# verl 0.5-0.7.0 for the tests of its batch reward manager, beside the dev extra's
+	# verl 0.9 (one Python environment holds one verl): its code only, run in a subprocess
+	$(BIN)/pip install --quiet --no-deps --upgrade --target $(VENV)/verl-0.7.0 'verl==0.7.0'
 	touch $(STAMP)
 
 demo: setup
