@@ -1,8 +1,7 @@
 """The README's verl commands against the real verl: its config schema takes the keys,
 its trainer reads rewardsmith as the custom reward function, and the rewards it puts in
-its reward tensor are rewardsmith's. verl 0.9 (the dev extra) runs in this process;
-verl 0.7.0 (installed by `make setup` with --no-deps into the venv's `verl-0.7.0`) in a
-process of its own."""
+its reward tensor are rewardsmith's. verl 0.9 runs in this process, verl 0.7.0 in a
+process of its own (`make setup` installs both: see the Makefile)."""
 
 from __future__ import annotations
 
@@ -21,7 +20,12 @@ from rewardsmith.api import load_reward
 from tests.adapters import verl_reward_run
 from tests.adapters.conftest import PIPELINE, ROOT
 
-verl = pytest.importorskip("verl")
+try:
+    import verl  # noqa: F401
+except ImportError:
+    if os.environ.get("CI") == "true":
+        raise
+    pytest.skip("verl: not installed (`make setup` installs it)", allow_module_level=True)
 
 pytestmark = pytest.mark.slow
 
