@@ -25,6 +25,16 @@ $(CORE): pyproject.toml | $(BIN)/python
 # The dev extra includes the core install, so it stands for both.
 $(DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# verl for tests/adapters/test_verl_trainer.py, in a second step: verl's hydra-core
+	# needs omegaconf >= 2.1 and so antlr4 4.9.*, which math-verify[antlr4_13_2] excludes,
+	# and one resolution of both falls back to hydra-core 0.11, which verl cannot import.
+	# This step moves antlr4 to 4.9.3 (which latex2sympy2_extended also supports) and
+	# transformers below 5.11 (verl's bound), and with it `kernels` to the release
+	# transformers 5.10 imports.
+	$(BIN)/pip install --quiet 'verl>=0.9.1,<0.10' 'kernels>=0.12,<0.13'
+	# verl 0.5-0.7.0 for the tests of its batch reward manager (one environment holds one
+	# verl): its code only, run in a subprocess
+	$(BIN)/pip install --quiet --no-deps --upgrade --target $(VENV)/verl-0.7.0 'verl==0.7.0'
 	touch $@ $(CORE)
 
 demo: $(CORE)

@@ -26,6 +26,8 @@ PIPELINE_COMPONENTS = (
     "format_bonus",
     "think_boxed_format",
 )
+# The TRL reward functions of PIPELINE (`reward_funcs`): the total, then each part.
+PIPELINE_NAMES = ("math_pipeline", *(f"math_pipeline/{part}" for part in PIPELINE_COMPONENTS))
 # Never finishes in math-verify: the worker is killed at the timeout.
 PATHOLOGICAL = "\\boxed{(x+1)^{999999} - (x+2)^{999999}}"
 

@@ -12,9 +12,15 @@ import pytest
 
 from rewardsmith.adapters.trl import async_trl_reward, reward_funcs, trl_reward
 from rewardsmith.core.pipeline import Reward
-from tests.adapters.conftest import PIPELINE, PIPELINE_COMPONENTS, from_a_thread_and_a_running_loop
+from tests.adapters.conftest import (
+    PIPELINE,
+    PIPELINE_COMPONENTS,
+    PIPELINE_NAMES,
+    from_a_thread_and_a_running_loop,
+)
 
 transformers = pytest.importorskip("transformers")
+trl_utils = pytest.importorskip("trl.trainer.utils")
 
 
 def grpo_inputs(rows: list[dict], chat: bool) -> tuple[list[dict], list]:
@@ -110,7 +116,7 @@ def test_components_are_logged_as_their_own_zero_weight_functions(rows, pipeline
     inputs, completions = grpo_inputs(rows, chat=True)
     step = 136
     names = [func.__name__ for func in pipeline_funcs.funcs]
-    assert names == ["math_pipeline", *(f"math_pipeline/{part}" for part in PIPELINE_COMPONENTS)]
+    assert names == list(PIPELINE_NAMES)
     assert pipeline_funcs.weights == [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     logs = TRLLogs()
     by_name = {
@@ -132,12 +138,24 @@ def test_components_are_logged_as_their_own_zero_weight_functions(rows, pipeline
     )
     total = pipeline_funcs.funcs[0]
     assert total.last_components["correct"] == labels
-    # TRL 1.x loggers: logged once per batch, by the reward function only
+    # TRL 1.x loggers, once per batch by the reward function: only what TRL does not
+    # already log for the component functions
+    assert logs.metrics == {"math_pipeline/status_ok": [1.0]}
+    assert logs.extra == {"math_pipeline/status": ["ok"] * len(rows)}
+
+
+def test_a_lone_reward_function_logs_its_components_through_trls_loggers(rows):
+    inputs, completions = grpo_inputs(rows, chat=True)
+    func = trl_reward(PIPELINE, workers=1)
+    logs = TRLLogs()
+    call_like_grpo_trainer(func, inputs, completions, 136, logs)
+    func.close()
+    labels = [float(row["label"]) for row in rows]
     assert logs.metrics["math_pipeline/correct"] == [pytest.approx(sum(labels) / len(labels))]
-    assert logs.metrics["math_pipeline/status_ok"] == [1.0]
     assert logs.extra["math_pipeline/correct"] == labels
-    assert logs.extra["math_pipeline/status"] == ["ok"] * len(rows)
-    assert len(logs.metrics) == 6 and len(logs.extra) == 6
+    parts = {f"math_pipeline/{part}" for part in PIPELINE_COMPONENTS}
+    assert set(logs.metrics) == {*parts, "math_pipeline/status_ok"}
+    assert set(logs.extra) == {*parts, "math_pipeline/status"}
 
 
 def test_every_function_of_a_reward_shares_one_batched_scoring(rows):
@@ -200,7 +218,7 @@ def test_pickles_as_a_recipe_and_scores_the_same(rows):
     funcs = reward_funcs(PIPELINE, workers=1, is_async=True).funcs
     for original in (sync, *funcs[:2]):
         copy = pickle.loads(pickle.dumps(original))
-        assert copy.__name__ == original.__name__
+        assert copy.__name__ == trl_utils.get_callable_name(copy) == original.__name__
         assert inspect.iscoroutinefunction(copy) == inspect.iscoroutinefunction(original)
     copy = pickle.loads(pickle.dumps(sync))
     assert call_like_grpo_trainer(copy, inputs, completions, 9) == call_like_grpo_trainer(
@@ -217,8 +235,11 @@ def test_async_variant_is_awaited_on_trls_reward_loop(rows, pipeline_funcs):
     inputs, completions = grpo_inputs(rows, chat=True)
     single = async_trl_reward("math", workers=1)
     both = reward_funcs(PIPELINE, workers=1, is_async=True).funcs
-    assert asyncio.iscoroutinefunction(single) and single.__name__ == "math"
-    assert all(asyncio.iscoroutinefunction(func) for func in both)
+    for func, name in zip([single, *both], ("math", *PIPELINE_NAMES), strict=True):
+        # every way TRL versions detect async functions and name them
+        assert asyncio.iscoroutinefunction(func) and inspect.iscoroutinefunction(func)
+        assert trl_utils.is_async_callable(func)
+        assert func.__name__ == trl_utils.get_callable_name(func) == name
     [math_rewards, *async_results] = asyncio.run(
         run_like_trl_async_loop([single, *both], inputs, completions, 136)
     )

@@ -9,9 +9,11 @@ called once per batch with keyword arguments only: `prompts`, `completions`,
 column but `prompt`, each a list with one entry per completion. Prompts and completions
 are strings, or for conversational datasets lists of `{"role", "content"}` messages. It
 returns one float per completion, or None where it has no reward (TRL leaves None out of
-that function's mean). A function for which `asyncio.iscoroutinefunction` is true is
-awaited, together with the other async ones, on TRL's reward event loop. Each function
-is logged as `rewards/<__name__>/mean`, and `GRPOConfig(reward_weights=...)` weighs
+that function's mean). A coroutine function (as TRL detects it, see `AsyncTRLReward`)
+is awaited, together with the other async ones, on TRL's reward event loop. Each function
+is logged as `rewards/<name>/mean` and `/std`, its name being `__name__` (< 1.9) or
+`trl.trainer.utils.get_callable_name` (>= 1.9: `__name__` of the function a
+`functools.partial` wraps), and `GRPOConfig(reward_weights=...)` weighs
 them; TRL 1.x also passes `log_metric(name, value)` (a scalar averaged per logging step)
 and `log_extra(column, values)` (a column of the completions table). A batch holds
 `num_generations` consecutive completions of each prompt, possibly split across
@@ -23,9 +25,9 @@ the reference comes from `reference_column`, by default the first of `solution`,
 `answer`, `reference`, `ground_truth` present; the other columns go into `meta`, and
 `trainer_state.global_step` into `meta.step` (so `schedule` components see the step).
 A completion that cannot be scored (status invalid, unparseable, timeout, error) gets
-None, never a made-up 0. Each batch is scored in one `Reward.score` call. Components
-reach TRL's logs three ways: through `log_metric` / `log_extra` where TRL passes them,
-as zero-weight functions of their own (`reward_funcs`), and in `last_components`.
+None, never a made-up 0. Each batch is scored in one `Reward.score` call. Each component
+reaches TRL's logs once: as a zero-weight function of its own (`reward_funcs`), else
+through `log_metric` / `log_extra` where TRL passes them; and in `last_components`.
 """
 
 from __future__ import annotations
@@ -53,7 +55,6 @@ from rewardsmith.state import StateStore
 
 REFERENCE_COLUMNS = ("solution", "answer", "reference", "ground_truth")
 
-AsyncRewardFunc = Callable[..., Awaitable[list[float | None]]]
 Logger = Callable[[str, Any], None]  # TRL 1.x: log_metric(name, value), log_extra(column, values)
 
 
@@ -126,9 +127,16 @@ class TRLReward:
     part's values for the last batch, for logging; `close` stops the worker processes.
     """
 
-    def __init__(self, scorer: _BatchScorer, name: str, component: str | None = None) -> None:
+    def __init__(
+        self,
+        scorer: _BatchScorer,
+        name: str,
+        component: str | None = None,
+        log_components: bool = True,
+    ) -> None:
         self.scorer = scorer
         self.component = component
+        self.log_components = log_components
         self.__name__ = name
 
     def __call__(self, **kwargs: Any) -> list[float | None]:
@@ -187,13 +195,16 @@ class TRLReward:
         log_extra: Logger | None,
     ) -> None:
         """Through TRL's loggers, once per batch (by the reward, not its per-component
-        functions): each component's mean over the scored completions and the share
-        scored as metrics; each completion's status and components as table columns."""
+        functions): the share scored as a metric and each completion's status as a table
+        column; with `log_components`, also each component's mean over the scored
+        completions as a metric and its values as a column (`reward_funcs` turns that off:
+        its component functions are logged by TRL itself)."""
         if self.component is not None or not scores:
             return
         if log_extra is not None:
             log_extra(f"{self.__name__}/status", [str(score.status) for score in scores])
-        for part, values in self._components(scores).items():
+        parts = self._components(scores) if self.log_components else {}
+        for part, values in parts.items():
             column = f"{self.__name__}/{part}"
             if log_extra is not None:
                 log_extra(column, values)
@@ -243,35 +254,56 @@ def async_trl_reward(
     workers: int | None = None,
     state: str | StateStore | None = None,
     reference_column: str | None = None,
-) -> AsyncRewardFunc:
+) -> AsyncTRLReward:
     """`trl_reward` as an async reward function (TRL awaits it on its reward loop).
 
     The TRLReward behind it is its `reward_func` attribute.
     """
-    return as_async(
+    return AsyncTRLReward(
         trl_reward(
             reward, name=name, workers=workers, state=state, reference_column=reference_column
         )
     )
 
 
-def as_async(func: TRLReward) -> AsyncRewardFunc:
-    """`func.acall` in a form TRL takes for a coroutine function.
+class AsyncTRLReward(functools.partial):
+    """`func.acall` as an async reward function that TRL names `func.__name__`.
 
-    TRL tests `asyncio.iscoroutinefunction(func)`, which on Python < 3.12 is false for an
-    object with an `async def __call__`, but true for a `functools.partial` of a coroutine
-    function on every version; the partial also pickles and carries `__name__`.
+    TRL detects async functions with `asyncio.iscoroutinefunction` (0.2x),
+    `inspect.iscoroutinefunction` (1.x) or `trl.trainer.utils.is_async_callable` (1.16),
+    and names them `__name__` (< 1.9) or `get_callable_name` (>= 1.9, which
+    unwraps `functools.partial`). On Python 3.11 an object with an `async def __call__`
+    passes only the last check, but a partial of a coroutine function passes all three;
+    so this is a partial of a coroutine function named `func.__name__`, with `__name__`
+    set too. It pickles as `AsyncTRLReward(func)`; `reward_func` is `func`.
     """
-    wrapped = functools.partial(TRLReward.acall, func)
-    wrapped.__name__ = func.__name__  # type: ignore[attr-defined]
-    wrapped.reward_func = func  # type: ignore[attr-defined]
-    return wrapped
+
+    reward_func: TRLReward
+
+    def __new__(cls, func: TRLReward) -> AsyncTRLReward:
+        self = super().__new__(cls, _named_acall(func.__name__), func)
+        self.__name__ = func.__name__
+        self.reward_func = func
+        return self
+
+    def __reduce__(self) -> tuple[type[AsyncTRLReward], tuple[TRLReward]]:
+        return type(self), (self.reward_func,)
+
+
+def _named_acall(name: str) -> Callable[..., Awaitable[list[float | None]]]:
+    """A coroutine function named `name` that awaits `func.acall(**kwargs)`."""
+
+    async def acall(func: TRLReward, **kwargs: Any) -> list[float | None]:
+        return await func.acall(**kwargs)
+
+    acall.__name__ = acall.__qualname__ = name
+    return acall
 
 
 class TRLRewardFuncs(NamedTuple):
     """`GRPOTrainer(reward_funcs=funcs)` with `GRPOConfig(reward_weights=weights)`."""
 
-    funcs: list[TRLReward] | list[AsyncRewardFunc]
+    funcs: list[TRLReward] | list[AsyncTRLReward]
     weights: list[float]
 
 
@@ -289,9 +321,8 @@ def reward_funcs(
     column. All of them share one scoring of each batch. The reward is built here, in
     this process, to list its components.
     """
-    total = trl_reward(
-        reward, name=name, workers=workers, state=state, reference_column=reference_column
-    )
+    lazy = LazyReward(reward, workers=workers, state=state)
+    total = TRLReward(_BatchScorer(lazy, reference_column), name or lazy.name, log_components=False)
     parts = [
         TRLReward(total.scorer, f"{total.__name__}/{part}", component=part)
         for part in component_fallbacks(total.scorer.reward.get())
@@ -299,7 +330,7 @@ def reward_funcs(
     funcs = [total, *parts]
     weights = [1.0] + [0.0] * len(parts)
     if is_async:
-        return TRLRewardFuncs([as_async(func) for func in funcs], weights)
+        return TRLRewardFuncs([AsyncTRLReward(func) for func in funcs], weights)
     return TRLRewardFuncs(funcs, weights)
 
 

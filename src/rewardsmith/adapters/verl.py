@@ -1,20 +1,25 @@
 """verl: a rewardsmith reward as verl's custom reward function (`compute_score`).
 
-Convention followed (verl 0.5-0.7, github.com/volcengine/verl: `get_custom_reward_fn` in
+Convention followed (verl 0.5-0.9, github.com/volcengine/verl: `get_custom_reward_fn` in
 `verl/trainer/ppo/reward.py`, `verl/workers/reward_manager/naive.py` and `batch.py`,
-`verl/experimental/reward_loop/reward_manager/`, docs `advance/reward_loop.rst`): verl
-loads a function by file and name (`custom_reward_function.path` / `.name`; its
-`reward_kwargs` arrive as extra keyword arguments, ignored here) and calls it
+`verl/experimental/reward_loop/`, docs `advance/reward_loop.rst`): verl loads a function
+by file and name (0.5.0-0.7.0: `custom_reward_function.path` / `.name`; 0.7.1 on:
+`reward.custom_reward_function.path` / `.name`, the old keys being migrated by 0.7.1-0.8
+and ignored from 0.9.0 on; its `reward_kwargs` arrive as extra keyword arguments, ignored
+here) and calls it
 
-- per sample (NaiveRewardManager, DAPORewardManager, and the reward loop in an executor
-  thread): `compute_score(data_source=, solution_str=, ground_truth=, extra_info=)`,
-  with the response decoded without special tokens, `reward_model.ground_truth` and
-  the dataset's `extra_info` dict;
-- per batch (`reward_manager=batch`, BatchRewardManager):
-  `compute_score(data_sources=, solution_strs=, ground_truths=, extra_infos=)`,
-  returning one result per sample;
-- awaited, in the reward loop (`reward_model.use_reward_loop=True`), when
-  `inspect.iscoroutinefunction` is true for it.
+- per sample (NaiveRewardManager, DAPORewardManager, and from 0.7.1 on always, in the
+  reward loop's `RewardLoopWorker`, in an executor thread):
+  `compute_score(data_source=, solution_str=, ground_truth=, extra_info=)`, with the
+  response decoded without special tokens, `reward_model.ground_truth` and the
+  dataset's `extra_info` dict;
+- per batch (0.5.0-0.7.0 only, `reward_model.reward_manager=batch`,
+  BatchRewardManager): `compute_score(data_sources=, solution_strs=, ground_truths=,
+  extra_infos=)`, returning one result per sample;
+- awaited, in the reward loop, when `inspect.iscoroutinefunction` is true for it.
+
+`rewardsmith.adapters.verl_check` tells whether the installed verl, given a command's
+overrides, would call rewardsmith at all (see there what can and cannot be detected).
 
 A result is a float, or a dict with `score` whose other keys verl collects per sample as
 `reward_extra_info` (so they must be the same for every sample). verl puts the reward on
@@ -34,11 +39,14 @@ verl passes no training step: `meta.step` is `extra_info["step"]` when the datas
 it, else `$REWARDSMITH_STEP` (read at each call), else 0.
 
 Use it through the module's own file and `$REWARDSMITH_REWARD` (a built-in name or a
-YAML path, set in the Ray workers' environment), e.g.:
+YAML path, set in the Ray workers' environment), e.g. on verl 0.7.1 and later:
 
     FILE=$(python -c 'import rewardsmith.adapters.verl as m; print(m.__file__)')
-    ... reward_model.reward_manager=batch custom_reward_function.path=$FILE \\
-        custom_reward_function.name=compute_score_batch
+    ... reward.custom_reward_function.path=$FILE \\
+        reward.custom_reward_function.name=compute_score_async
+
+(0.5.0-0.7.0: `reward_model.reward_manager=batch custom_reward_function.path=$FILE
+custom_reward_function.name=compute_score_batch`),
 
 or with `make_compute_score` in a file of your own.
 """
