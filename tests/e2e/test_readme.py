@@ -53,6 +53,10 @@ NOT_RUN = {
     "export REWARDSMITH_REWARD=": "the verl recipe: needs verl",
     "FILE=$(python -c": "the verl recipe: needs verl",
     "python -m verl.": "the verl recipe: needs verl",
+    "REWARD_ARGS=": "the verl recipe: a variable of the lines that follow",
+    "python -m rewardsmith.adapters.verl_check": "the verl recipe: its overrides are "
+    "checked by tests/adapters/test_verl_trainer.py",
+    "python -m openrlhf.": "the OpenRLHF recipe: needs OpenRLHF and a GPU",
 }
 
 

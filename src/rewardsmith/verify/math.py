@@ -141,6 +141,20 @@ def _gold(reference: str) -> tuple[Part, ...]:
     return gold_parts(reference) or (("", ""),)
 
 
+def extraction_rules(params: Any) -> Rules:
+    """How `math` (or `answered`, with the same settings) looks for the final answer."""
+    limits = Limits(params.max_answer_chars, params.max_number_digits)
+    return Rules(params.on_conflict, params.answer_policy, params.think, limits)
+
+
+def gold_part_count(reference: Any) -> int:
+    """How many parts the gold lists (1 when there is no gold `math` could read)."""
+    try:
+        return len(_gold(gold_text(reference)))
+    except InvalidSample:
+        return 1
+
+
 def gold_text(reference: Any) -> str:
     """The gold answer as text: a string or number, or a mapping with `answer`."""
     if isinstance(reference, Mapping):
@@ -208,10 +222,7 @@ class MathVerifier(PooledComponent[list[list[Score | _Pending]], Key]):
     def __init__(self, params: Params, ctx: BuildContext, **kwargs: Any) -> None:
         super().__init__(params, ctx, **kwargs)
         self.pool = WorkerPool(ctx.workers, initializer=warm_up, memory_mb=self.params.memory_mb)
-        limits = Limits(self.params.max_answer_chars, self.params.max_number_digits)
-        self.rules = Rules(
-            self.params.on_conflict, self.params.answer_policy, self.params.think, limits
-        )
+        self.rules = extraction_rules(self.params)
         self._verdicts: BoundedCache[Key, tuple[bool | None, str]] = BoundedCache(
             VERDICT_CACHE_ENTRIES, VERDICT_CACHE_BYTES, max_item_bytes=CACHE_ITEM_BYTES
         )
