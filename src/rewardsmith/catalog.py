@@ -35,6 +35,7 @@ EXAMPLE_VALUES: dict[str, Any] = {
     "rubric": RUBRIC,
     "constraints": [{"of": {"type": "format"}, "threshold": 0.5}],
     "model": "path/to/local/model",
+    "function": "rewards:concise",  # examples/custom/rewards.py, beside the reward file
 }
 
 

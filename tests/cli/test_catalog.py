@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -14,6 +16,8 @@ from rewardsmith.catalog import example, families, reward_file_schema
 from rewardsmith.core.config import REGISTRY, ConfigError
 from rewardsmith.core.pipeline import Reward
 from tests.cli.helpers import flat, run_cli, write_rows
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # the tests register components of their own, which a `rewardsmith` process does not have
 BUILT_IN = sorted(
@@ -37,6 +41,7 @@ def test_every_example_builds(kind, tmp_path, monkeypatch):
     model = tmp_path / "path/to/local/model"
     model.mkdir(parents=True)
     (model / "config.json").write_text("{}")
+    shutil.copy(ROOT / "examples" / "custom" / "rewards.py", tmp_path)  # python's function
     with Reward.from_spec(example(kind)) as reward:
         assert reward.root.kind == kind
 
