@@ -407,3 +407,18 @@ def test_the_scientific_notation_tolerance_is_a_setting():
         spec = {"type": "math"} | ({"scientific_rel_tol": tolerance} if tolerance else {})
         with Reward.from_spec(spec) as reward:
             assert scores(reward, cases) == expected
+
+
+def test_every_zero_says_why_in_a_machine_readable_code(math_reward):
+    cases = [
+        ("The answer is 3 or 4", "hedged_answer"),
+        ("The answer is 5", "wrong_answer"),
+        ("The answer is not 4", "negated_answer"),
+        ("\\boxed{3} \\boxed{4}", "conflicting_answers"),
+        ("The answer is 3, 4", "wrong_part_count"),
+        ("hello", "no_answer"),
+        ("The answer is " + "9" * 400, "answer_out_of_bounds"),
+    ]
+    samples = [{"completion": completion, "reference": "4"} for completion, _ in cases]
+    codes = [score.info["math"]["code"] for score in math_reward.score(samples)]
+    assert codes == [code for _, code in cases]

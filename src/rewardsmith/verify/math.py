@@ -245,10 +245,10 @@ class MathVerifier(PooledComponent[list[list[Score | _Pending]], Key]):
             "gold": gold.text,
             "source": found.source,
         }
-        if found.out_of_bounds:
-            return Score(self.fallback, Status.INVALID, info={**info, "reason": found.reason})
         if found.answer is None:
-            info["reason"] = found.reason or "no final answer found"
+            info |= {"reason": found.reason or "no final answer found", "code": found.code}
+            if found.out_of_bounds:
+                return Score(self.fallback, Status.INVALID, info=info)
             return Score(0.0, info=info)
         key: Key
         if len(gold.parts) == 1:
@@ -259,7 +259,7 @@ class MathVerifier(PooledComponent[list[list[Score | _Pending]], Key]):
             return self._verdict(cached_verdict, {**info, "path": "cache"})
         decided = self._fast(key) if self.params.fast_path else None
         if decided is not None:
-            return Score(float(decided), info={**info, "path": "fast"})
+            return self._verdict((decided, ""), {**info, "path": "fast"})
         return _Pending(key, {**info, "path": "symbolic"})
 
     def _fast(self, key: Key) -> bool | None:
@@ -313,5 +313,5 @@ class MathVerifier(PooledComponent[list[list[Score | _Pending]], Key]):
         if note:
             info = {**info, "reason": note}
         if equal is None:
-            return Score(self.fallback, Status.INVALID, info=info)
-        return Score(float(equal), info=info)
+            return Score(self.fallback, Status.INVALID, info={**info, "code": "not_comparable"})
+        return Score(float(equal), info=info if equal else {**info, "code": "wrong_answer"})

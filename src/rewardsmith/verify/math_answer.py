@@ -61,6 +61,15 @@ _SENTENCE_END = re.compile(r"(?<=[^\d\\])\.(?:\s|$)|\.\s|[。！？]")
 _BOX_OPENERS = ("\\boxed", "\\fbox")
 
 
+# the reasons below, by their first words
+REASON_CODES = (
+    ("negated answer", "negated_answer"),
+    ("conflicting final answers", "conflicting_answers"),
+    ("hedged answer", "hedged_answer"),
+    ("lists ", "wrong_part_count"),
+)
+
+
 @dataclass(frozen=True)
 class Extraction:
     """The final answer found in a completion (normalised), or why there is none. `parts`
@@ -72,6 +81,18 @@ class Extraction:
     reason: str = ""
     out_of_bounds: bool = False  # the answer exceeds the Limits (`reason` says which)
     parts: tuple[Part, ...] = ()
+
+    @property
+    def code(self) -> str:
+        """What kind of `reason` this is, machine-readable (summaries count these); ''
+        when an answer was found."""
+        if self.answer is not None:
+            return ""
+        if self.out_of_bounds:
+            return "answer_out_of_bounds"
+        return next(
+            (code for start, code in REASON_CODES if self.reason.startswith(start)), "no_answer"
+        )
 
 
 @dataclass(frozen=True)
