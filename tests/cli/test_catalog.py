@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -15,6 +16,7 @@ import yaml
 from rewardsmith.catalog import example, families, reward_file_schema
 from rewardsmith.core.config import REGISTRY, ConfigError
 from rewardsmith.core.pipeline import Reward
+from rewardsmith.custom.function import load_function
 from tests.cli.helpers import flat, run_cli, write_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +44,11 @@ def test_every_example_builds(kind, tmp_path, monkeypatch):
     model.mkdir(parents=True)
     (model / "config.json").write_text("{}")
     shutil.copy(ROOT / "examples" / "custom" / "rewards.py", tmp_path)  # python's function
+    # python's example names `rewards:concise`: make it this copy, not a module named
+    # `rewards` that an earlier test left importable or imported
+    monkeypatch.syspath_prepend(tmp_path)
+    monkeypatch.delitem(sys.modules, "rewards", raising=False)
+    load_function.cache_clear()
     with Reward.from_spec(example(kind)) as reward:
         assert reward.root.kind == kind
 

@@ -81,7 +81,8 @@ def test_cli_scores_honest_lines_alike_with_the_whole_corpus_mixed_in(tmp_path, 
     command += ["--reward", str(reward_file), "-o", str(out), "--state", "memory://"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 1, done.stderr  # 1: some lines were invalid, and said so
-    assert "line 1: not valid UTF-8" in done.stderr
+    utf8 = "1 line: not scored: not valid UTF-8 (byte 26: invalid start byte); expected UTF-8 JSON"
+    assert f"{utf8} (e.g. line 1)" in done.stderr
     first, *lines = [json.loads(line) for line in out.read_bytes().splitlines()]
     assert first["status"] == "invalid" and first["line"] == 1
     assert first["info"]["error"].startswith("not valid UTF-8 (byte 26: invalid start byte)")

@@ -37,7 +37,7 @@ reward:
   weights: [1.0, 0.5]
   of:
     - {type: process, name: steps, split: step_marker, credit: min_form,
-       outcome: {type: math, name: correct, timeout: 1}}
+       outcome: {type: math, name: correct, timeout: 1, retry_timeout: 2}}
     - {type: format, name: marked, template: regex, pattern: '.*\\\\boxed\\{.*'}
 """
 

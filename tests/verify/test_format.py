@@ -244,7 +244,9 @@ def test_format_as_gate_condition(completion, value, passed):
     [score] = reward.score([{"completion": completion, "reference": "paris"}])
     assert score.value == value
     assert score.components["shape"] == float(passed)
-    assert score.info["gate"] == {"passed": passed}
+    assert score.info["gate"] == (
+        {"passed": True} if passed else {"passed": False, "code": "gate_closed"}
+    )
     assert ("reason" in score.info["shape"]) != passed
 
 
