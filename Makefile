@@ -35,6 +35,9 @@ $(DEV): pyproject.toml | $(BIN)/python
 	# verl 0.5-0.7.0 for the tests of its batch reward manager (one environment holds one
 	# verl): its code only, run in a subprocess
 	$(BIN)/pip install --quiet --no-deps --upgrade --target $(VENV)/verl-0.7.0 'verl==0.7.0'
+	# OpenRLHF's own reward client for tests/openrlhf_client.py: its code only (its
+	# DeepSpeed and vLLM are not needed to send reward requests)
+	$(BIN)/pip install --quiet --no-deps --upgrade --target $(VENV)/openrlhf-0.11.2 'openrlhf==0.11.2'
 	touch $@ $(CORE)
 
 demo: $(CORE)

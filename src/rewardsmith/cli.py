@@ -228,9 +228,16 @@ def _run(
     if summary_json is not None:
         summary_json.write_text(json.dumps(summary.as_dict(), indent=2))
     if interrupted:
+        held = len(run.scored) - sum(index < run.written for index in run.scored)
+        later = (
+            f"; {held} later {'sample was' if held == 1 else 'samples were'} scored (in the "
+            "summary) but not written, as a line before them was not"
+            if held
+            else ""
+        )
         errors.print(
             f"[red]interrupted:[/] {run.written} of {len(lines)} lines scored and written "
-            f"to {escape(summary.output)}",
+            f"to {escape(summary.output)}{later}",
             highlight=False,
         )
         raise typer.Exit(INTERRUPTED)

@@ -117,10 +117,9 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path):
     assert "samples/s" not in result.stderr and "ETA" not in result.stderr
 
 
-def test_ctrl_c_leaves_the_scored_lines_whole_and_says_how_many(tmp_path):
-    total = 400
-    source = slow_rows(tmp_path / "in.jsonl", total)
-    out = tmp_path / "out.jsonl"
+def interrupted_after_five_lines(source: Path, out: Path) -> tuple[str, str]:
+    """Score `source` slowly, press Ctrl-C (SIGINT) once 5 lines are written; the run's
+    stdout and stderr, after checking that it ended with status 130."""
     process = subprocess.Popen(
         slow_command(source, out, 0.02, "--batch-size", "1"),
         stdout=subprocess.PIPE,
@@ -133,6 +132,13 @@ def test_ctrl_c_leaves_the_scored_lines_whole_and_says_how_many(tmp_path):
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
+    return stdout, stderr
+
+
+def test_ctrl_c_leaves_the_scored_lines_whole_and_says_how_many(tmp_path):
+    total = 400
+    out = tmp_path / "out.jsonl"
+    stdout, stderr = interrupted_after_five_lines(slow_rows(tmp_path / "in.jsonl", total), out)
     scored = read_jsonl(out)  # every line is whole JSON
     assert 5 <= len(scored) < total
     assert [r["id"] for r in scored] == list(range(len(scored)))  # a prefix, in order
@@ -142,6 +148,18 @@ def test_ctrl_c_leaves_the_scored_lines_whole_and_says_how_many(tmp_path):
     )
     assert "Traceback" not in stderr
     assert f"{len(scored)}" in stdout  # the summary counts what was scored
+
+
+def test_ctrl_c_says_which_scored_samples_were_held_back_to_keep_input_order(tmp_path):
+    total = 400
+    rows = [{"completion": f"c{i}", "group_id": str(i), "id": i} for i in range(total)]
+    rows[-1]["group_id"] = "0"  # the last line is scored with the first, written last
+    out = tmp_path / "out.jsonl"
+    _, stderr = interrupted_after_five_lines(write_rows(tmp_path / "in.jsonl", rows), out)
+    written = read_jsonl(out)
+    assert [r["id"] for r in written] == list(range(len(written))) and len(written) < total
+    held = "; 1 later sample was scored (in the summary) but not written, as a line"
+    assert f"lines scored and written to {out}{held}" in flat(stderr)
 
 
 def test_output_is_written_while_the_run_goes_on(tmp_path):

@@ -17,6 +17,7 @@ import pytest
 
 from rewardsmith.api import load_reward
 from rewardsmith.serve.local import LocalServer
+from tests.openrlhf_client import rollouts
 from tests.serve.conftest import AUTH, server_log
 
 SIZE = 8
@@ -97,6 +98,17 @@ def test_eight_one_query_requests_on_two_workers_equal_the_batch(
     order = list(range(SIZE))
     random.Random(seed).shuffle(order)
     assert concurrently(gathering_server, order, PROMPT) == batch_rewards
+
+
+def test_openrlhfs_own_client_one_request_per_rollout_equals_the_batch(
+    gathering_server: LocalServer, batch_rewards: list[float]
+):
+    """OpenRLHF 0.11.2's executor generates the group's 8 rollouts at once and posts
+    each as its own request, with the dataset's raw integer label."""
+    responses = [c + "<|im_end|>" for c in COMPLETIONS]
+    outputs = rollouts(f"{gathering_server.url}/get_reward", PROMPT, 4, responses)
+    assert [o["reward"] for o in outputs] == [[r] for r in batch_rewards]
+    assert [o["extra_logs"]["status_ok"] for o in outputs] == [[1.0]] * SIZE
 
 
 def connections_on_each_worker(server: LocalServer, per_worker: int) -> list[socket.socket]:

@@ -4,8 +4,10 @@
     FILE=$(python -c 'import rewardsmith.adapters.openrlhf_reward_func as m; print(m.__file__)')
     python -m openrlhf.cli.train_ppo_ray ... --label_key answer --remote_rm_url "$FILE"
 
-OpenRLHF (0.8-0.9) loads this file with `importlib` and runs `reward_func` in Ray tasks
-on chunks of the batch; each worker process builds the reward named by
+OpenRLHF loads this file with `importlib`; 0.8-0.9.0 run `reward_func` in Ray tasks on
+chunks of the batch, 0.9.1 and later once per rollout (one query, from a thread of the
+rollout worker), so a reward that compares a prompt's rollouts sees groups of one here:
+use `rewardsmith serve --group-size` for those. Each process builds the reward named by
 `$REWARDSMITH_REWARD` (and `$REWARDSMITH_WORKERS`) once, on its first call, so both must
 be set in the Ray workers' environment (`runtime_env.env_vars`). The answer holds
 tensors because OpenRLHF 0.8 joins the chunks' answers with `torch.cat` (0.9 also takes
