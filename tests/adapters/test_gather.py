@@ -17,26 +17,10 @@ from rewardsmith.adapters.openrlhf import ascore_openrlhf_with_scores
 from rewardsmith.adapters.verl import VerlScorer, make_compute_score
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.core.types import Status
+from tests.group_rollouts import COMPLETIONS, GROUP_RELATIVE, ramped
 
-# GRPO-lambda length shaping over math correctness: each reward depends on the group's
-# lengths and correct ratio, so a group of one gets different rewards than the group.
-GROUP_RELATIVE = {
-    "type": "length_grpo_lambda",
-    "name": "shaped",
-    "correct": {"type": "math", "name": "correct"},
-}
-SCHEDULED = {
-    "type": "schedule",
-    "name": "ramp",
-    "kind": "linear",
-    "start": 1.0,
-    "end": 2.0,
-    "steps": 10,
-    "of": {"type": "math", "name": "correct"},
-}
+SCHEDULED = ramped({"type": "math", "name": "correct"})
 QUESTION = "What is 2 + 2?"
-# Eight rollouts of one prompt: different lengths, half correct.
-COMPLETIONS = [f"{'Let me think. ' * (3 * i)}\\boxed{{{4 if i % 2 else 5}}}" for i in range(8)]
 LONG_WAIT = 60.0  # a complete group never waits for it
 
 

@@ -17,29 +17,15 @@ import pytest
 
 from rewardsmith.api import load_reward
 from rewardsmith.serve.local import LocalServer
+from tests.group_rollouts import COMPLETIONS, GROUP_RELATIVE, ramped
 from tests.openrlhf_client import rollouts
 from tests.serve.conftest import AUTH, server_log
 
 SIZE = 8
 WAIT = 10.0  # generous: a complete group never waits for it; an incomplete one does
 # GRPO-lambda length shaping over math correctness, times a weight ramping with the step.
-REWARD = {
-    "reward": {
-        "type": "schedule",
-        "name": "ramp",
-        "kind": "linear",
-        "start": 1.0,
-        "end": 2.0,
-        "steps": 10,
-        "of": {
-            "type": "length_grpo_lambda",
-            "name": "shaped",
-            "correct": {"type": "math", "name": "correct"},
-        },
-    }
-}
+REWARD = {"reward": ramped(GROUP_RELATIVE)}
 PROMPT = "<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n"
-COMPLETIONS = [f"{'Let me think. ' * (3 * i)}\\boxed{{{4 if i % 2 else 5}}}" for i in range(SIZE)]
 
 
 @pytest.fixture(scope="module")
