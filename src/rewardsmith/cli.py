@@ -29,7 +29,7 @@ from rewardsmith import cli_catalog
 from rewardsmith.advantage.estimators import METHODS
 from rewardsmith.api import load_reward
 from rewardsmith.cli_input import Fields, Line, Problems, Reader, numbered_lines
-from rewardsmith.cli_run import PROGRESS_CHUNK, GroupScorer, Run
+from rewardsmith.cli_run import FIRST_CHUNK, GroupScorer, Run
 from rewardsmith.cli_state import describe_store, state_url
 from rewardsmith.core.config import ConfigError
 from rewardsmith.report.summary import BatchSummary
@@ -99,7 +99,8 @@ def score(
         typer.Option(
             min=1,
             help="Samples per scoring batch for batch-wide rewards and reinforce_pp "
-            f"advantages; other rewards are scored {PROGRESS_CHUNK} samples at a time.",
+            f"advantages; other rewards are scored in chunks of {FIRST_CHUNK} samples, "
+            "doubled while a chunk takes under a second, up to this size.",
         ),
     ] = 4096,
     summary_json: Annotated[

@@ -2,8 +2,9 @@
 (in input order) as soon as it and every line before it are scored, a progress bar on
 a terminal (samples, rate, ETA), and Ctrl-C that stops without a torn line.
 
-A reward whose groups are scored independently is run in chunks of at most
-PROGRESS_CHUNK samples so that the bar and the output move; a batch-wide reward (batch
+A reward whose groups are scored independently is run in chunks (FIRST_CHUNK samples,
+then larger while chunks are quick) so that the bar and the output move; a batch-wide
+reward (batch
 statistics, state the batch writes) and batch-whitened advantages (reinforce_pp) get
 whole `--batch-size` batches, as before.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -39,7 +41,11 @@ from rewardsmith.core.types import DenseReward, Group, Score, Status
 from rewardsmith.report.reasons import reason_text, reasons
 from rewardsmith.report.summary import BatchSummary
 
-PROGRESS_CHUNK = 256
+# The first chunk of samples scored at once (progress and output advance chunk by
+# chunk); a chunk scored in under CHUNK_SECONDS doubles the next, up to --batch-size, so
+# fast rewards get the throughput of large batches and slow ones stay responsive.
+FIRST_CHUNK = 256
+CHUNK_SECONDS = 1.0
 WHOLE_BATCH_ADVANTAGES = ("reinforce_pp", "reinforce_pp_baseline")
 
 
@@ -84,7 +90,7 @@ class Run:
         """Score every sample and write every line; KeyboardInterrupt stops between
         lines (what was written stays whole)."""
         whole = scorer.batch_wide or self.advantage in WHOLE_BATCH_ADVANTAGES
-        size = batch_size if whole else min(batch_size, PROGRESS_CHUNK)
+        first = batch_size if whole else min(batch_size, FIRST_CHUNK)
         progress = Progress(
             TextColumn("scoring"),
             BarColumn(),
@@ -100,7 +106,7 @@ class Run:
         with self._interruptible(), progress:
             task = progress.add_task("scoring", total=self.samples)
             self._write_ready()
-            for batch in _batches(self._groups(), size):
+            for batch in _chunks(self._groups(), first, batch_size):
                 built = [
                     Group(str(i), [self._sample(k) for k in members])
                     for i, members in enumerate(batch)
@@ -176,17 +182,20 @@ class Run:
             signal.signal(signal.SIGINT, previous)
 
 
-def _batches(groups: list[list[int]], size: int) -> list[list[list[int]]]:
-    """Whole groups in batches of about `size` samples."""
-    batches: list[list[list[int]]] = [[]]
-    filled = 0
-    for members in groups:
-        if filled >= size:
-            batches.append([])
-            filled = 0
-        batches[-1].append(members)
-        filled += len(members)
-    return [batch for batch in batches if batch]
+def _chunks(groups: list[list[int]], first: int, most: int) -> Iterator[list[list[int]]]:
+    """Whole groups in chunks of about `first` samples, each twice the last (up to
+    `most`) while the caller scores a chunk in under CHUNK_SECONDS."""
+    size, start = first, 0
+    while start < len(groups):
+        end, filled = start, 0
+        while end < len(groups) and (filled < size or end == start):
+            filled += len(groups[end])
+            end += 1
+        began = time.monotonic()
+        yield groups[start:end]
+        if time.monotonic() - began < CHUNK_SECONDS:
+            size = min(2 * size, most)
+        start = end
 
 
 def _add_advantages(scores: list[Score], method: str) -> None:

@@ -1,5 +1,6 @@
 """Long runs: stdin and stdout, a progress bar with rate and ETA on a terminal, output
-written as it is scored, and Ctrl-C leaving whole lines and saying how many."""
+written as it is scored (in chunks that grow while they are quick), and Ctrl-C leaving
+whole lines and saying how many."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ import termios
 import time
 from pathlib import Path
 
+import pytest
+
+from rewardsmith import cli_run
 from tests.cli.helpers import SLOW_CLI, flat, read_jsonl, run_cli, write_rows
 
 TERMINAL_VARS = ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS")
@@ -179,3 +183,29 @@ def test_output_is_written_while_the_run_goes_on(tmp_path):
     finally:
         process.kill()
         process.wait()
+
+
+class Clock:
+    """A stand-in for `time.monotonic` that the consumer of the chunks moves on."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(("seconds_per_chunk", "grows"), [(0.1, True), (5.0, False)])
+def test_chunks_double_while_quick_and_keep_groups_whole(monkeypatch, seconds_per_chunk, grows):
+    clock = Clock()
+    monkeypatch.setattr(cli_run.time, "monotonic", clock)
+    groups = [[3 * g, 3 * g + 1, 3 * g + 2] for g in range(1000)]  # 3000 samples
+    sizes = []
+    for chunk in cli_run._chunks(groups, first=256, most=1024):
+        sizes.append(sum(len(members) for members in chunk))
+        clock.now += seconds_per_chunk
+    assert sum(sizes) == 3000
+    if grows:
+        assert sizes == [258, 513, 1026, 1026, 177]  # whole groups of 3: a little over
+    else:
+        assert sizes[:-1] == [258] * 11 and sizes[-1] == 3000 - 11 * 258

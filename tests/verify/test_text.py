@@ -13,6 +13,7 @@ from rewardsmith.verify.text import (
     answer_tag_contents,
     boxed_contents,
     final_region,
+    plain_digits,
 )
 from tests.linear_time import assert_linear
 
@@ -86,10 +87,44 @@ def test_answer_tag_contents(text, contents):
         ("**Answer:** B", ["** B"]),
         ("I answered it", []),
         ("Thought process:", []),
+        # cue words in any case, in text that is not ASCII (read from the lower-cased
+        # text), also where lower-casing makes the text longer ("İ" -> "i̇")
+        ("ОТВЕТ: 12 ✓", ["12 ✓"]),
+        ("LA RÉPONSE EST 7", ["7"]),
+        ("İstanbul. ANSWER: 9", ["9"]),
+        ("İ x. The Answer is 4 and answer: 5", ["4 and ", "5"]),
     ],
 )
 def test_answer_phrases(text, phrases):
     assert answer_phrases(text) == phrases
+
+
+CUE_WORDS = ["answer", "respuesta", "réponse", "antwort", "ответ"]
+_cue_word_in_some_case = st.tuples(
+    st.sampled_from(CUE_WORDS), st.sampled_from([str.lower, str.upper, str.title])
+)
+_other = st.sampled_from([" is ", ": ", " es ", " est ", " ist ", " — ", "12", "✓", "İ", " ", "\n"])
+
+
+@given(st.lists(st.one_of(_cue_word_in_some_case, _other), max_size=20))
+def test_the_case_of_a_cue_word_never_matters(tokens):
+    as_written = "".join(t if isinstance(t, str) else t[1](t[0]) for t in tokens)
+    lower_cues = "".join(t if isinstance(t, str) else t[0] for t in tokens)
+    found = [phrase.lower() for phrase in answer_phrases(as_written)]
+    assert found == [phrase.lower() for phrase in answer_phrases(lower_cues)]
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ("x = −５ ✓", "x = -5 ✓"),
+        ("＋３", "+3"),
+        ("✓ nothing to translate: x = 5", "✓ nothing to translate: x = 5"),
+        ("ascii -5", "ascii -5"),
+    ],
+)
+def test_plain_digits(text, plain):
+    assert plain_digits(text) == plain
 
 
 def _all_helpers(text: str) -> None:

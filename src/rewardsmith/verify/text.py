@@ -16,8 +16,9 @@ from dataclasses import dataclass
 # is", "Final answer:", "Answer =", "答案是", "La réponse est", ...). Cue words are found
 # first (a plain alternation of literals, which the regex engine scans fast), and each
 # is then checked where it stands: constant work per cue, so linear time.
-_CUE_WORD = re.compile(r"answer|respuesta|réponse|antwort|ответ|答案|答え|解答", re.IGNORECASE)
-_ASCII_CUE_WORD = re.compile(r"answer|respuesta|antwort", re.IGNORECASE | re.ASCII)  # faster
+_CUE_WORDS = r"answer|respuesta|réponse|antwort|ответ|答案|答え|解答"
+_CUE_WORD = re.compile(_CUE_WORDS, re.IGNORECASE)
+_LOWER_CUE_WORD = re.compile(_CUE_WORDS)  # in lower-cased text: about 5x faster
 _CUE_END = {
     "answer": r"\s*+(?:is(?![A-Za-z])|[:：=])\s*+[:：]?",
     "respuesta": r"(?:\s++final)?\s*+(?:es(?![A-Za-z])|[:：])",
@@ -39,6 +40,7 @@ _DISPLAY = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 _PLAIN = str.maketrans(
     {"\u2212": "-", "\uff0d": "-", "\uff0b": "+", **{chr(0xFF10 + d): str(d) for d in range(10)}}
 )
+_NOT_PLAIN = re.compile("[\u2212\uff0d\uff0b\uff10-\uff19]")
 _ANSWER_OPEN = re.compile("<answer>", re.IGNORECASE)
 _ANSWER_CLOSE = re.compile("</answer>", re.IGNORECASE)
 _BOX_OPENER = re.compile(r"\\(?:boxed|fbox)")
@@ -50,7 +52,9 @@ _GAP = re.compile(r"[ \t]*")
 def plain_digits(text: str) -> str:
     """`text` with Unicode minus signs and full-width digits and signs written in ASCII, so
     that "−5" and "５" read as -5 and 5 wherever numbers are read."""
-    return text if text.isascii() else text.translate(_PLAIN)
+    if text.isascii() or not _NOT_PLAIN.search(text):
+        return text  # (a search is ~10x faster than translating text with nothing to do)
+    return text.translate(_PLAIN)
 
 
 def final_region(completion: str) -> str:
@@ -149,7 +153,10 @@ def answer_phrase_spans(text: str) -> list[Phrase]:
     read (the last phrase is what decides); each cue's text is scanned once.
     """
     cues: list[tuple[int, int]] = []
-    words = (_ASCII_CUE_WORD if text.isascii() else _CUE_WORD).finditer(text)
+    lowered = text.lower()
+    # lower-casing keeps positions unless a character grows (e.g. "İ"); then match as is
+    same = len(lowered) == len(text)
+    words = _LOWER_CUE_WORD.finditer(lowered) if same else _CUE_WORD.finditer(text)
     for word in reversed(deque(words, maxlen=4 * MAX_CUES)):
         if cue := _cue(text, word):
             cues.append(cue)
