@@ -29,7 +29,6 @@ from rich.progress import (
     Task,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.text import Text
 
@@ -59,12 +58,30 @@ class GroupScorer(Protocol):
     def usage(self) -> dict[str, float]: ...
 
 
+def _rate(task: Task) -> float | None:
+    """Samples per second since the start: chunks finish in bursts, so a rate over the
+    last moments (rich's own estimate) would swing between 0 and many thousands."""
+    elapsed = task.elapsed
+    return task.completed / elapsed if task.completed and elapsed else None
+
+
 class RateColumn(ProgressColumn):
     """Samples per second so far."""
 
     def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.1f} samples/s" if speed else "– samples/s")
+        rate = _rate(task)
+        return Text(f"{rate:,.1f} samples/s" if rate else "– samples/s")
+
+
+class EtaColumn(ProgressColumn):
+    """Time left at the rate so far."""
+
+    def render(self, task: Task) -> Text:
+        rate = _rate(task)
+        if task.total is None or not rate:
+            return Text("ETA -:--:--")
+        left = round(max(task.total - task.completed, 0) / rate)
+        return Text(f"ETA {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}")
 
 
 @dataclass
@@ -97,8 +114,7 @@ class Run:
             MofNCompleteColumn(),
             RateColumn(),
             TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
+            EtaColumn(),
             console=console,
             transient=True,
             disable=not console.is_terminal,

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from rich.progress import Progress
 
 from rewardsmith import cli_run
 from tests.cli.helpers import SLOW_CLI, flat, read_jsonl, run_cli, write_rows
@@ -209,3 +210,21 @@ def test_chunks_double_while_quick_and_keep_groups_whole(monkeypatch, seconds_pe
         assert sizes == [258, 513, 1026, 1026, 177]  # whole groups of 3: a little over
     else:
         assert sizes[:-1] == [258] * 11 and sizes[-1] == 3000 - 11 * 258
+
+
+def test_rate_and_eta_are_over_the_whole_run_though_chunks_finish_in_bursts():
+    clock = Clock()
+    progress = Progress(get_time=clock)
+    task_id = progress.add_task("scoring", total=1000)
+    clock.now = 10.0
+    progress.advance(task_id, 250)  # a chunk finishes at once after 10 s ...
+    clock.now = 10.001
+    progress.advance(task_id, 250)  # ... and the next a millisecond later
+    clock.now = 20.0
+    [task] = progress.tasks
+    assert cli_run.RateColumn().render(task).plain == "25.0 samples/s"  # 500 in 20 s
+    assert cli_run.EtaColumn().render(task).plain == "ETA 0:00:20"  # 500 more at 25/s
+    empty = Progress(get_time=clock)
+    empty.add_task("scoring", total=10)
+    assert cli_run.RateColumn().render(empty.tasks[0]).plain == "– samples/s"
+    assert cli_run.EtaColumn().render(empty.tasks[0]).plain == "ETA -:--:--"
