@@ -130,6 +130,9 @@ def interrupted_after_five_lines(source: Path, out: Path) -> tuple[str, str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal: a shell starts background jobs with SIGINT ignored, and a
+        # test run may be one
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while (not out.exists() or out.read_text().count("\n") < 5) and time.monotonic() < deadline:
