@@ -171,6 +171,34 @@ def test_userns_runs_programs_and_sessions_and_warns_once():
         assert weaker in warning["message"]
 
 
+def test_userns_suites_run_each_test_alone_and_cannot_forge_or_stop_the_rest():
+    double = "import os, sys\nprint(2 * int(sys.stdin.readline()), os.getuid())\n"
+    forge = (
+        "import os\nreached = 0\n"
+        "for target in [*range(3, 64), *(f'/proc/{os.getppid()}/fd/{n}' for n in range(64))]:\n"
+        "    try:\n"
+        "        fd = target if isinstance(target, int) else os.open(target, os.O_WRONLY)\n"
+        "        os.write(fd, b'FORGED')\n"
+        "        reached += 1\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "print('reached', reached)\n"
+    )
+    killer = "import os, signal, sys\nif input() == 'kill':\n    os.kill(-1, 9)\nprint('ok')\n"
+    report = drive(
+        [
+            {"kind": "suite", "program": double, "inputs": ["1\n", "2\n", "x\n", "3\n"]},
+            {"kind": "suite", "program": forge, "inputs": ["", ""]},
+            {"kind": "suite", "program": killer, "inputs": ["a\n", "kill\n", "b\n"]},
+        ]
+    )
+    doubled, forged, killed = (result["tests"] for result in report["results"])
+    assert [test[1] for test in doubled] == ["2 1000\n", "4 1000\n", "", "6 1000\n"]
+    assert doubled[2][0] == 1  # the ValueError, as python exits on it
+    assert forged == [[0, "reached 0\n"]] * 2
+    assert [test[1] for test in killed] == ["ok\n", "", "ok\n"]
+
+
 def test_userns_no_network_even_to_a_loopback_listener(leak_target):
     listener, program = leak_target
     port = listener.getsockname()[1]

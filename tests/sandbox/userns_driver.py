@@ -1,7 +1,7 @@
 """Runs sandbox cases as an unprivileged user, for test_unprivileged.py.
 
 Started by the test as `nobody` with the system interpreter. It reads a JSON object on
-stdin: `cases` (a list of `{"kind": "run" | "session" | "repeat", ...}`), and optional
+stdin: `cases` (a list of `{"kind": "run" | "session" | "suite" | "repeat", ...}`), and optional
 `control` checks to make as this same user *outside* the sandbox first (so the test
 knows that whatever the sandbox then refuses would otherwise have worked), and
 `deny_user_namespaces` to first enter a user namespace that allows no nested one (so
@@ -80,6 +80,10 @@ def run_case(runner, case: dict) -> dict:
                 except runner.CallFailed as exc:
                     answers.append(["failed", str(exc)])
         return {"ready": session.ready, "answers": answers}
+    if case["kind"] == "suite":
+        with runner.Suite(program, limits) as suite:
+            results = [suite.run(stdin.encode()) for stdin in case["inputs"]]
+        return {"tests": [[r.exit_code, text(r.stdout)] for r in results]}
     if case["kind"] == "repeat":
         seconds = []
         for _ in range(case["times"]):

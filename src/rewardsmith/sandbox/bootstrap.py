@@ -22,8 +22,10 @@ sets the resource limits and no_new_privs; and in `userns` mode disallows nested
 namespaces and drops every capability. In `root` mode it then takes the sandbox uid and
 gid, with no supplementary groups.
 
-Then it runs the program in `script` mode (stdin/stdout) or `serve` mode (answers calls
-on the descriptor named in argv[2], see session.py).
+Then it runs the program in `script` mode (stdin/stdout), `serve` mode (answers calls
+on the descriptor named in argv[2], see session.py) or `suite` mode (compiles it once,
+then for each test input sent on stdin forks a child that runs it, and answers with what
+that child printed, on argv[2]; see suite.py).
 """
 
 import _ctypes
@@ -335,6 +337,114 @@ def serve(namespace, entry_point, requests, responses):
         out.write("!unprintable\n" if "\n" in text else "=" + text + "\n")
 
 
+def _program_status(code):
+    """Run the compiled program as `python` would run a script; its exit status."""
+    try:
+        exec(code, {"__name__": "__main__", "__builtins__": __builtins__})
+        status = 0
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            status = (exc.code or 0) & 0xFF
+        else:
+            print(exc.code, file=sys.stderr)
+            status = 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        status = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        status = 120
+    return status
+
+
+def _run_test(code, data, limits):
+    """Fork a child that runs `code` with `data` on stdin; what it printed (capped), its
+    exit code (negative: killed by that signal), and whether it ran out of time or
+    output. The child leads a process group of its own, killed whole when it ends."""
+    import select
+    import time
+
+    stdin = os.memfd_create("stdin")
+    os.write(stdin, data)
+    os.lseek(stdin, 0, os.SEEK_SET)
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.setpgid(0, 0)
+        for fd, target in ((stdin, 0), (out_write, 1), (err_write, 2)):
+            os.dup2(fd, target)
+        os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        os._exit(_program_status(code))
+    for fd in (stdin, out_write, err_write):
+        os.close(fd)
+    ended = os.pidfd_open(child)
+    output = {out_read: bytearray(), err_read: bytearray()}
+    poll = select.poll()
+    for fd in (*output, ended):
+        poll.register(fd, select.POLLIN)
+    open_fds = {*output, ended}
+    deadline = time.monotonic() + limits["wall_seconds"]
+    status = None
+    timed_out = capped = False
+    while open_fds:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            timed_out = True
+            break
+        events = poll.poll(0 if status is not None else remaining * 1000)
+        if status is not None and not events:
+            break  # its leftovers may hold the pipes open: take what is there
+        for fd, _ in events:
+            if fd == ended:
+                status = os.waitpid(child, 0)[1]
+            else:
+                chunk = os.read(fd, 1 << 16)
+                if chunk:
+                    output[fd] += chunk
+                    continue
+            poll.unregister(fd)
+            open_fds.discard(fd)
+        if len(output[out_read]) + len(output[err_read]) > limits["output_bytes"]:
+            capped = True
+            break
+    # the test's leftovers (and the child itself, when out of time or output); no
+    # contextlib here, to keep the bootstrap's imports few
+    try:  # noqa: SIM105
+        os.killpg(child, _signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    if status is None:
+        status = os.waitpid(child, 0)[1]
+    for fd in (*output, ended):
+        os.close(fd)
+    exit_code = os.waitstatus_to_exitcode(status)
+    return output[out_read], output[err_read], exit_code, timed_out, capped
+
+
+def suite(code, requests, responses, limits):
+    """Run the program once per test input sent on `requests` (one control frame each),
+    each in a forked child, answering each with one frame on `responses`."""
+    answers = os.fdopen(responses, "wb")
+    for data in _requests(requests):
+        stdout, stderr, exit_code, timed_out, capped = _run_test(code, data, limits)
+        cap = limits["output_bytes"]
+        answer = {
+            "exit_code": exit_code,
+            "stdout": bytes(stdout[:cap]),
+            "stderr": bytes(stderr[:cap]),
+            "timed_out": timed_out,
+            "capped": capped,
+        }
+        blob = marshal.dumps(answer)
+        answers.write(len(blob).to_bytes(4, "little") + blob)
+        answers.flush()
+
+
 def main(control):
     settings = _frame(control)
     notes = isolate(settings, control)  # now unprivileged: the program arrives after this
@@ -346,10 +456,18 @@ def main(control):
     if job is None:
         sys.exit(0)
     namespace = {"__name__": "__main__" if job["mode"] == "script" else "solution"}
-    if job["mode"] == "serve":  # answers go to their own pipe; printing must not block
+    if job["mode"] != "script":  # answers go to their own pipe; printing must not block
         quiet = os.open(os.devnull, os.O_WRONLY)
         os.dup2(quiet, 1)
         os.dup2(quiet, 2)
+    if job["mode"] == "suite":  # compiled once here, run once per test by a fork
+        try:
+            code = compile(job["program"], "<solution>", "exec")
+        except BaseException as exc:  # every test then fails as python would: exit code 1
+            why = str(exc)[:1000]
+            code = compile(f"raise SyntaxError({why!r})", "<solution>", "exec")
+        suite(code, 0, int(sys.argv[2]), settings["limits"])
+        return
     exec(compile(job["program"], "<solution>", "exec"), namespace)
     if job["mode"] == "serve":
         serve(namespace, job["entry_point"], 0, int(sys.argv[2]))

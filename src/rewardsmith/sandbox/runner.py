@@ -46,8 +46,9 @@ refuses to run (`available()` says why). Each layer below defends one thing:
 The work is split by job: limits.py (the limits), cgroup.py (whole-run limits),
 isolation.py (choosing the mode), tree.py (the file tree a program sees), uids.py
 (sandbox uids in `root` mode), child.py (starting a child and its control channel),
-workers.py (isolated children kept warm), script.py (`run`) and session.py (`Session`,
-`serve` mode). This module is their public API.
+workers.py (isolated children kept warm), script.py (`run`), session.py (`Session`,
+`serve` mode) and suite.py (`Suite`: one run, a forked child per stdin/stdout test).
+This module is their public API.
 """
 
 from rewardsmith.sandbox.cgroup import NoCgroupWarning
@@ -60,6 +61,7 @@ from rewardsmith.sandbox.isolation import (
 from rewardsmith.sandbox.limits import Limits
 from rewardsmith.sandbox.script import RunResult, run
 from rewardsmith.sandbox.session import AST_LOCK, CallFailed, Session
+from rewardsmith.sandbox.suite import Suite
 from rewardsmith.sandbox.workers import close_pools
 
 __all__ = [
@@ -70,6 +72,7 @@ __all__ = [
     "NoCgroupWarning",
     "RunResult",
     "Session",
+    "Suite",
     "WeakerIsolationWarning",
     "available",
     "close_pools",

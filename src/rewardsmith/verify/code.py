@@ -35,6 +35,7 @@ from __future__ import annotations
 import ast
 import builtins
 import math
+import os
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -49,7 +50,15 @@ from rewardsmith.core.component import InvalidSample, Params, SampleComponent, g
 from rewardsmith.core.config import BuildContext, ConfigError, register
 from rewardsmith.core.containment import reason_of
 from rewardsmith.core.types import Group, Sample, Score, regroup
-from rewardsmith.sandbox.runner import AST_LOCK, CallFailed, Limits, Session, available, run
+from rewardsmith.sandbox.runner import (
+    AST_LOCK,
+    CallFailed,
+    Limits,
+    RunResult,
+    Session,
+    Suite,
+    available,
+)
 from rewardsmith.verify.code_difficulty import (
     SuiteRun,
     suite_key,
@@ -72,7 +81,9 @@ _BASELINE_LOCKS = tuple(threading.Lock() for _ in range(64))
 class CodeParams(Params):
     mode: Literal["all_pass", "fraction", "difficulty"] = "all_pass"
     limits: Limits = Field(default_factory=Limits)
-    concurrency: int = Field(default=4, ge=1)
+    concurrency: int | None = Field(
+        default=None, ge=1, description="samples checked at once (default: the machine's cores)"
+    )
     partial_scale: float = Field(default=0.5, gt=0, lt=1)  # difficulty mode: partial < pass
     prior_strength: float = Field(default=16.0, ge=0)  # difficulty mode: history's weight
 
@@ -110,7 +121,7 @@ class CodeVerifier(SampleComponent):
 
     def score_batch(self, groups: list[Group]) -> list[list[Score]]:
         samples = [sample for group in groups for sample in group.samples]
-        with ThreadPoolExecutor(self.params.concurrency) as threads:
+        with ThreadPoolExecutor(self.params.concurrency or os.cpu_count() or 1) as threads:
             scores = list(threads.map(partial(guarded, self.fallback, self.score_sample), samples))
         if self.params.mode == "difficulty":
             self._weigh_by_difficulty(scores)
@@ -170,16 +181,12 @@ class CodeVerifier(SampleComponent):
         tests = _tests(reference, ("input", "output"))
         tolerance = _tolerance(reference)
         results = []
-        for test in tests:
-            outcome = run(program, str(test["input"]).encode(), self.params.limits)
-            if outcome.verdict != "exited":
-                results.append((False, outcome.verdict))
-            else:
-                got = outcome.stdout.decode("utf-8", "replace")
-                ok = _same_output(got, str(test["output"]), tolerance)
-                results.append((ok, "" if ok else "wrong output"))
-            if self._stop(results[-1][0]):
-                break
+        with Suite(program, self.params.limits) as suite:
+            for test in tests:
+                outcome = suite.run(str(test["input"]).encode())
+                results.append(_judge_output(outcome, test, tolerance))
+                if self._stop(results[-1][0]):
+                    break
         return results
 
     def _function_calls(self, program: str, reference: Mapping[str, Any]) -> list[tuple[bool, str]]:
@@ -316,6 +323,17 @@ def _declared_total(reference: Mapping[str, Any]) -> int:
     if "test_code" in reference:
         return len(_check_statements(str(reference["test_code"]), str(reference["entry_point"])))
     return len(reference["tests"])
+
+
+def _judge_output(
+    outcome: RunResult, test: Mapping[str, Any], tolerance: float | None
+) -> tuple[bool, str]:
+    """(passed, note) for one stdin/stdout test: it must exit cleanly and print the
+    expected output."""
+    if outcome.verdict != "exited":
+        return False, outcome.verdict
+    ok = _same_output(outcome.stdout.decode("utf-8", "replace"), str(test["output"]), tolerance)
+    return ok, "" if ok else "wrong output"
 
 
 def _same_output(got: str, expected: str, tolerance: float | None) -> bool:
