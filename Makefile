@@ -55,6 +55,7 @@ lint: $(DEV)
 bench: $(DEV)
 	$(BIN)/python bench/math_throughput.py
 	$(BIN)/python bench/code_throughput.py
+	$(BIN)/python bench/sandbox_costs.py
 	$(BIN)/python bench/noise_simulation.py
 	$(BIN)/python bench/length_simulation.py
 	$(BIN)/python bench/serve_throughput.py

@@ -1,0 +1,135 @@
+"""What each isolation layer of the sandbox costs, and how long a program waits for a
+warm worker, measured in one run.
+
+Each row scores the same trivial program (`print(1)`) `--runs` times, one after another,
+with warm workers, and with one more layer switched off than the row above (the cgroup
+per run, then the file tree, then the PID, IPC and UTS namespaces, then the network
+namespace; a mount namespace always remains). It prints the CPU per run (this process
+and everything it started, from `getrusage`), the wall-clock latency per run (median and
+90th percentile), and each layer's cost as the difference to the row below. The last
+row is one bare `python -I -S -c` per run, unsandboxed. Then the same for a stdin/stdout
+suite: the latency of one more test in a sample's run (a fork, see sandbox/suite.py).
+
+    python bench/sandbox_costs.py [--runs 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from unittest import mock
+
+from rewardsmith.sandbox import cgroup, child
+from rewardsmith.sandbox.runner import Limits, Suite, close_pools, run
+
+PROGRAM = "print(1)"
+ALL_LAYERS = child.ISOLATION_LAYERS
+
+
+def cpu_seconds() -> float:
+    return sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    )
+
+
+@contextlib.contextmanager
+def isolation(layers: tuple[str, ...], with_cgroup: bool) -> Iterator[None]:
+    """The sandbox with only these layers (warm workers restarted on both sides)."""
+    close_pools()
+    patches = [mock.patch.object(child, "ISOLATION_LAYERS", layers)]
+    if not with_cgroup:
+        patches.append(mock.patch.object(cgroup, "run_cgroup", lambda _: cgroup.RunCgroup([])))
+    with contextlib.ExitStack() as stack:
+        for patch in patches:
+            stack.enter_context(patch)
+        yield
+        close_pools()  # inside: the workers' CPU is counted once they are reaped
+
+
+def timed(one_run: Callable[[], None], runs: int) -> tuple[float, list[float]]:
+    """CPU seconds per run (after 10 warm-up runs) and each run's wall seconds."""
+    for _ in range(10):
+        one_run()
+    latencies = []
+    before = cpu_seconds()
+    for _ in range(runs):
+        started = time.perf_counter()
+        one_run()
+        latencies.append(time.perf_counter() - started)
+    return (cpu_seconds() - before) / runs, latencies
+
+
+def sandboxed(layers: tuple[str, ...], with_cgroup: bool, runs: int) -> tuple[float, list[float]]:
+    def one_run() -> None:
+        assert run(PROGRAM).stdout == b"1\n"
+
+    with isolation(layers, with_cgroup):
+        return timed(one_run, runs)
+
+
+def bare(runs: int) -> tuple[float, list[float]]:
+    def one_run() -> None:
+        subprocess.run([sys.executable, "-I", "-S", "-c", PROGRAM], check=True, capture_output=True)
+
+    return timed(one_run, runs)
+
+
+def one_more_test(runs: int) -> tuple[float, list[float]]:
+    """A suite's tests are reaped inside its run, so their CPU is counted once the run
+    ends: measured around the whole suite (its one isolation shared by every test)."""
+    close_pools()
+    before = cpu_seconds()
+    latencies = []
+    with Suite(PROGRAM, Limits()) as suite:
+        for _ in range(runs):
+            started = time.perf_counter()
+            assert suite.run(b"").stdout == b"1\n"
+            latencies.append(time.perf_counter() - started)
+    close_pools()
+    return (cpu_seconds() - before) / runs, latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    args = parser.parse_args()
+    no_shared = tuple(layer for layer in ALL_LAYERS if layer not in ("pid", "ipc", "uts"))
+    rows = {
+        "sandbox, every layer": sandboxed(ALL_LAYERS, True, args.runs),
+        "  without the cgroup per run": sandboxed(ALL_LAYERS, False, args.runs),
+        "  and without the file tree": sandboxed(
+            tuple(layer for layer in ALL_LAYERS if layer != "tree"), False, args.runs
+        ),
+        "  and without PID, IPC, UTS namespaces": sandboxed(
+            tuple(layer for layer in no_shared if layer != "tree"), False, args.runs
+        ),
+        "  and without the network namespace": sandboxed((), False, args.runs),
+        "bare `python -I -S`, unsandboxed": bare(args.runs),
+    }
+    print(f"`{PROGRAM}`, {args.runs} runs one after another, warm workers")
+    print(f"{'':<42}{'CPU ms/run':>11}{'p50 ms':>9}{'p90 ms':>9}{'layer costs (CPU ms)':>23}")
+    names = list(rows)
+    for index, name in enumerate(names):
+        cpu, latencies = rows[name]
+        below = rows[names[index + 1]][0] if index + 1 < len(names) - 1 else None
+        cost = f"{(cpu - below) * 1000:+.2f}" if below is not None else ""
+        p50 = statistics.median(latencies) * 1000
+        p90 = statistics.quantiles(latencies, n=10)[-1] * 1000
+        print(f"{name:<42}{cpu * 1000:>11.2f}{p50:>9.2f}{p90:>9.2f}{cost:>23}")
+    cpu, latencies = one_more_test(args.runs)
+    print(
+        f"{'one more test in a suite (a fork)':<42}{cpu * 1000:>11.2f}"
+        f"{statistics.median(latencies) * 1000:>9.2f}"
+        f"{statistics.quantiles(latencies, n=10)[-1] * 1000:>9.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
