@@ -4,13 +4,15 @@ warm worker, measured in one run.
 Each row scores the same trivial program (`print(1)`) `--runs` times, one after another,
 with warm workers, and with one more layer switched off than the row above (the cgroup
 per run, then the file tree, then the PID, IPC and UTS namespaces, then the network
-namespace; a mount namespace always remains). It prints the CPU per run (this process
-and everything it started, from `getrusage`), the wall-clock latency per run (median and
-90th percentile), and each layer's cost as the difference to the row below. The last
-row is one bare `python -I -S -c` per run, unsandboxed. Then the same for a stdin/stdout
-suite: the latency of one more test in a sample's run (a fork, see sandbox/suite.py).
+namespace; a mount namespace always remains); then one bare `python -I -S -c` per run,
+unsandboxed, and one more test in a stdin/stdout suite (a fork, see sandbox/suite.py).
+The rows are measured in turn, `--rounds` times over, so that drifts in the machine's
+load hit them alike. It prints the CPU per run (this process and everything it started,
+from `getrusage`; the median of the rounds and their range), the wall-clock latency per
+run (median and 90th percentile), and each layer's cost as the difference of medians to
+the row below. Differences within the rows' ranges are noise.
 
-    python bench/sandbox_costs.py [--runs 200]
+    python bench/sandbox_costs.py [--runs 60] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -98,37 +100,45 @@ def one_more_test(runs: int) -> tuple[float, list[float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=60, help="runs per row and round")
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     no_shared = tuple(layer for layer in ALL_LAYERS if layer not in ("pid", "ipc", "uts"))
-    rows = {
-        "sandbox, every layer": sandboxed(ALL_LAYERS, True, args.runs),
-        "  without the cgroup per run": sandboxed(ALL_LAYERS, False, args.runs),
-        "  and without the file tree": sandboxed(
-            tuple(layer for layer in ALL_LAYERS if layer != "tree"), False, args.runs
+    rows: dict[str, Callable[[int], tuple[float, list[float]]]] = {
+        "sandbox, every layer": lambda n: sandboxed(ALL_LAYERS, True, n),
+        "  without the cgroup per run": lambda n: sandboxed(ALL_LAYERS, False, n),
+        "  and without the file tree": lambda n: sandboxed(
+            tuple(layer for layer in ALL_LAYERS if layer != "tree"), False, n
         ),
-        "  and without PID, IPC, UTS namespaces": sandboxed(
-            tuple(layer for layer in no_shared if layer != "tree"), False, args.runs
+        "  and without PID, IPC, UTS namespaces": lambda n: sandboxed(
+            tuple(layer for layer in no_shared if layer != "tree"), False, n
         ),
-        "  and without the network namespace": sandboxed((), False, args.runs),
-        "bare `python -I -S`, unsandboxed": bare(args.runs),
+        "  and without the network namespace": lambda n: sandboxed((), False, n),
+        "bare `python -I -S`, unsandboxed": bare,
+        "one more test in a suite (a fork)": one_more_test,
     }
-    print(f"`{PROGRAM}`, {args.runs} runs one after another, warm workers")
-    print(f"{'':<42}{'CPU ms/run':>11}{'p50 ms':>9}{'p90 ms':>9}{'layer costs (CPU ms)':>23}")
-    names = list(rows)
-    for index, name in enumerate(names):
-        cpu, latencies = rows[name]
-        below = rows[names[index + 1]][0] if index + 1 < len(names) - 1 else None
-        cost = f"{(cpu - below) * 1000:+.2f}" if below is not None else ""
-        p50 = statistics.median(latencies) * 1000
-        p90 = statistics.quantiles(latencies, n=10)[-1] * 1000
-        print(f"{name:<42}{cpu * 1000:>11.2f}{p50:>9.2f}{p90:>9.2f}{cost:>23}")
-    cpu, latencies = one_more_test(args.runs)
+    cpu: dict[str, list[float]] = {name: [] for name in rows}
+    latencies: dict[str, list[float]] = {name: [] for name in rows}
+    for _ in range(args.rounds):  # rows interleaved, so drifts in load hit them alike
+        for name, measure in rows.items():
+            seconds, each = measure(args.runs)
+            cpu[name].append(seconds)
+            latencies[name] += each
     print(
-        f"{'one more test in a suite (a fork)':<42}{cpu * 1000:>11.2f}"
-        f"{statistics.median(latencies) * 1000:>9.2f}"
-        f"{statistics.quantiles(latencies, n=10)[-1] * 1000:>9.2f}"
+        f"`{PROGRAM}`, {args.rounds} rounds of {args.runs} runs per row, one after another, "
+        "warm workers; CPU: median of the rounds (min-max)"
     )
+    print(f"{'':<42}{'CPU ms/run':>11}{'(min-max)':>14}{'p50 ms':>9}{'p90 ms':>9}{'layer':>9}")
+    names = list(rows)
+    median = {name: statistics.median(values) for name, values in cpu.items()}
+    for index, name in enumerate(names):
+        layer = ""
+        if index < 4:  # the sandbox rows above the last: what that row's layer adds
+            layer = f"{(median[name] - median[names[index + 1]]) * 1000:+.2f}"
+        spread = f"({min(cpu[name]) * 1000:.1f}-{max(cpu[name]) * 1000:.1f})"
+        p50 = statistics.median(latencies[name]) * 1000
+        p90 = statistics.quantiles(latencies[name], n=10)[-1] * 1000
+        print(f"{name:<42}{median[name] * 1000:>11.2f}{spread:>14}{p50:>9.2f}{p90:>9.2f}{layer:>9}")
 
 
 if __name__ == "__main__":
