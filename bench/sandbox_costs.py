@@ -52,50 +52,55 @@ def isolation(layers: tuple[str, ...], with_cgroup: bool) -> Iterator[None]:
         for patch in patches:
             stack.enter_context(patch)
         yield
-        close_pools()  # inside: the workers' CPU is counted once they are reaped
+        close_pools()  # inside the patches: no worker of these layers outlives them
 
 
-def timed(one_run: Callable[[], None], runs: int) -> tuple[float, list[float]]:
-    """CPU seconds per run (after 10 warm-up runs) and each run's wall seconds."""
-    for _ in range(10):
-        one_run()
+def timed(one_run: Callable[[], None], runs: int) -> list[float]:
+    """Each run's wall seconds."""
     latencies = []
-    before = cpu_seconds()
     for _ in range(runs):
         started = time.perf_counter()
         one_run()
         latencies.append(time.perf_counter() - started)
-    return (cpu_seconds() - before) / runs, latencies
+    return latencies
 
 
 def sandboxed(layers: tuple[str, ...], with_cgroup: bool, runs: int) -> tuple[float, list[float]]:
+    """CPU seconds per run and each run's wall seconds. The CPU is measured around the
+    whole pool's life: the runs' CPU is counted once they, and whatever forked them,
+    have been reaped (at `close_pools`)."""
+
     def one_run() -> None:
         assert run(PROGRAM).stdout == b"1\n"
 
+    close_pools()
+    before = cpu_seconds()
     with isolation(layers, with_cgroup):
-        return timed(one_run, runs)
+        latencies = timed(one_run, runs)
+    return (cpu_seconds() - before) / runs, latencies
 
 
 def bare(runs: int) -> tuple[float, list[float]]:
     def one_run() -> None:
         subprocess.run([sys.executable, "-I", "-S", "-c", PROGRAM], check=True, capture_output=True)
 
-    return timed(one_run, runs)
+    before = cpu_seconds()
+    latencies = timed(one_run, runs)
+    return (cpu_seconds() - before) / runs, latencies
 
 
 def one_more_test(runs: int) -> tuple[float, list[float]]:
-    """A suite's tests are reaped inside its run, so their CPU is counted once the run
-    ends: measured around the whole suite (its one isolation shared by every test)."""
+    """One suite's tests (its one isolation shared by all), measured the same way."""
     close_pools()
     before = cpu_seconds()
-    latencies = []
     with Suite(PROGRAM, Limits()) as suite:
-        for _ in range(runs):
-            started = time.perf_counter()
-            assert suite.run(b"").stdout == b"1\n"
-            latencies.append(time.perf_counter() - started)
+        latencies = timed(lambda: _check(suite.run(b"").stdout), runs)
     close_pools()
     return (cpu_seconds() - before) / runs, latencies
+
+
+def _check(stdout: bytes) -> None:
+    assert stdout == b"1\n"
 
 
 def main() -> None:

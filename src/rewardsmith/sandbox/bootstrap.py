@@ -2,7 +2,9 @@
 
 The runner compiles this file once and sends it, marshalled, as the first frame on the
 control descriptor (argv[1]) to a `python -I -S -c` stub that runs it with `control`
-(that descriptor, opened) defined. Standard library only, and few imports (`_signal`,
+(that descriptor, opened) defined. Usually that child is the template (`_template`,
+see template.py), which forks each run; a run then starts at `main` as below.
+Standard library only, and few imports (`_signal`,
 not `signal`, which pulls in `enum`; `_ctypes`, not `ctypes`, ~3 ms): every millisecond
 here is paid once per sample, which is also why it is not compiled in every child. It
 reads its settings from the next frame and, before the program arrives on the same
@@ -445,8 +447,83 @@ def suite(code, requests, responses, limits):
         answers.flush()
 
 
+RUN_FDS = 5  # a forked run's control, responses, stdin, stdout and stderr
+
+
+def _template(settings, control):
+    """Fork a run for each request on the socket named in argv[2] (its pipes come with
+    the request), report its pid, and, once it has ended, its exit code. This process
+    never runs a program nor holds a run's data: each run starts from the same state."""
+    import _socket
+    import select
+
+    _die_with_parent(_Libc(), settings["parent"])
+    control.close()
+    requests = _socket.socket(fileno=int(sys.argv[2]))
+    waiting = select.poll()
+    waiting.register(requests.fileno(), select.POLLIN)
+    runs = {}  # pidfd -> pid
+    while True:
+        for fd, _ in waiting.poll():
+            if fd in runs:
+                pid = runs.pop(fd)
+                code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+                waiting.unregister(fd)
+                os.close(fd)
+                requests.sendall(_report(b"X", pid, code))
+                continue
+            data, ancillary, _, _ = requests.recvmsg(1, _socket.CMSG_SPACE(RUN_FDS * 4))
+            if not data:
+                os._exit(0)
+            fds = [
+                int.from_bytes(payload[i : i + 4], sys.byteorder)
+                for _, _, payload in ancillary
+                for i in range(0, len(payload) - 3, 4)
+            ]
+            if len(fds) != RUN_FDS:
+                for received in fds:
+                    os.close(received)
+                requests.sendall(_report(b"E", 0, len(fds)))
+                continue
+            pid = os.fork()
+            if pid == 0:
+                requests.detach()  # (closed below with every other descriptor)
+                _start_run(fds)
+                return
+            for received in fds:
+                os.close(received)
+            pidfd = os.pidfd_open(pid)
+            runs[pidfd] = pid
+            waiting.register(pidfd, select.POLLIN)
+            requests.sendall(_report(b"P", pid, 0))
+
+
+def _report(kind, pid, number):
+    return kind + pid.to_bytes(4, "little") + number.to_bytes(4, "little", signed=True)
+
+
+def _start_run(fds):
+    """In a run forked from the template: its five pipes on descriptors 0-4 and nothing
+    else of the template's; then the same start as a run of its own (`main`)."""
+    libc = _Libc()
+    libc.prctl(PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)  # with the template
+    parked = [os.dup2(fd, 100 + index) for index, fd in enumerate(fds)]
+    for fd in fds:
+        os.close(fd)
+    for index, fd in enumerate(parked):
+        os.dup2(fd, (3, 4, 0, 1, 2)[index])
+    os.closerange(RUN_FDS, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, set())
+    sys.argv[1:] = ["3", "4"]
+    main(os.fdopen(3, "rb"))
+    sys.exit(0)
+
+
 def main(control):
     settings = _frame(control)
+    if settings.get("template"):
+        _template(settings, control)
+        return
     notes = isolate(settings, control)  # now unprivileged: the program arrives after this
     if settings.get("probe"):  # the runner checks that this mode works here
         print("\n".join(["isolated", *notes]), flush=True)

@@ -47,13 +47,16 @@ def code_frame() -> bytes:
 ISOLATION_LAYERS = ("network", "pid", "ipc", "uts", "tree")
 
 
-def bootstrap_settings(limits: Limits, uid: int, mode: str) -> dict[str, Any]:
-    """The second control frame: how the bootstrap isolates the child."""
+def bootstrap_settings(
+    limits: Limits, uid: int, mode: str, parent: int | None = None
+) -> dict[str, Any]:
+    """How the bootstrap isolates the child (after the code frame for a child started
+    here; the only frame for one forked by the template, whose `parent` it is)."""
     return {
         "mode": mode,
         "uid": uid,
         "limits": limits.model_dump(),
-        "parent": os.getpid(),
+        "parent": os.getpid() if parent is None else parent,
         "tree": tree_plan(),
         "layers": ISOLATION_LAYERS,
     }

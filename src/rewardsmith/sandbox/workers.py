@@ -13,9 +13,10 @@ import threading
 from typing import Literal
 
 from rewardsmith.sandbox import cgroup
-from rewardsmith.sandbox.child import bootstrap_settings, code_frame, frame, start_child
+from rewardsmith.sandbox.child import bootstrap_settings, frame
 from rewardsmith.sandbox.isolation import available, decided_mode, mode, warn_once
 from rewardsmith.sandbox.limits import Limits
+from rewardsmith.sandbox.template import ForkedRun, close_template, template
 from rewardsmith.sandbox.uids import claimed_uid
 
 
@@ -40,16 +41,23 @@ class Worker:
         control_read, self.control = os.pipe()
         self.responses, response_write = os.pipe()
         self.cgroup = cgroup.run_cgroup(limits)
-        self.process = start_child(control_read, response_write)
-        os.close(control_read)
-        os.close(response_write)
-        try:  # before the bootstrap is sent: nothing of the run is ever outside it
+        forked_by = template()
+        try:
+            self.process = ForkedRun(forked_by, control_read, response_write)
+        except BaseException:
+            self.cgroup.remove()
+            raise
+        finally:
+            os.close(control_read)
+            os.close(response_write)
+        try:  # before the settings are sent: nothing of the run is ever outside it
             self.cgroup.join(self.process.pid)
         except OSError:
             self.process.kill()
             self.cgroup.remove()
             raise
-        os.write(self.control, code_frame() + frame(bootstrap_settings(limits, uid, self.mode)))
+        settings = bootstrap_settings(limits, uid, self.mode, parent=forked_by.pid)
+        os.write(self.control, frame(settings))
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -158,8 +166,10 @@ def warm_worker(limits: Limits) -> Worker:
 
 @atexit.register
 def close_pools() -> None:
-    """Stop the warm workers (also run at interpreter exit)."""
+    """Stop the warm workers, then the template they were forked from (also run at
+    interpreter exit)."""
     with _POOLS_LOCK:
         for pool in _POOLS.values():
             pool.close()
         _POOLS.clear()
+        close_template()

@@ -1,0 +1,193 @@
+"""Runs forked from a warm template instead of started as new interpreters.
+
+The template is one sandbox child (child.py) that has loaded the bootstrap and waits on
+a socket; for each run the runner sends it the run's five pipes (control, responses,
+stdin, stdout, stderr) and it forks: the fork closes every other descriptor and starts
+exactly as a run of its own would (bootstrap.py `main`: settings, isolation, program).
+So a run costs a fork of a small, idle interpreter rather than an interpreter start.
+The template never runs a program and never holds a run's data (it only passes pipes
+on), so every run starts from the same state. It reports each run's pid and, once the
+run has ended, its exit code; `ForkedRun` gives the runner the `subprocess.Popen` calls
+it uses. The template dies with this process (PR_SET_PDEATHSIG) and its runs with it;
+a template that has died is replaced on the next request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import threading
+from concurrent.futures import Future
+from typing import IO
+
+from rewardsmith.sandbox.child import code_frame, frame, start_child
+
+REPORT_BYTES = 9  # kind (P: forked, X: ended, E: refused), pid, number (little-endian)
+FORK_TIMEOUT = 30.0
+
+
+class Template:
+    """A warm template and the runs it has forked."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        control_read, control = os.pipe()
+        self.process = start_child(control_read, theirs.fileno())
+        os.close(control_read)
+        theirs.close()
+        os.write(control, code_frame() + frame({"template": True, "parent": os.getpid()}))
+        os.close(control)
+        self.socket = ours
+        self.pid = self.process.pid
+        self.lock = threading.Lock()  # one fork request at a time
+        self.changed = threading.Condition()
+        self.forked: list[Future[int]] = []
+        self.exit_codes: dict[int, int] = {}
+        self.runs: set[int] = set()
+        self.alive = True
+        threading.Thread(target=self._read_reports, daemon=True).start()
+
+    def _read_reports(self) -> None:
+        while True:
+            try:
+                report = self.socket.recv(REPORT_BYTES)
+            except OSError:
+                report = b""
+            if len(report) != REPORT_BYTES:
+                break
+            kind, pid = report[:1], int.from_bytes(report[1:5], "little")
+            number = int.from_bytes(report[5:], "little", signed=True)
+            with self.changed:
+                if kind == b"X":
+                    self.exit_codes[pid] = number
+                    self.runs.discard(pid)
+                    self.changed.notify_all()
+                elif self.forked:
+                    waiter = self.forked.pop(0)
+                    if kind == b"P":
+                        self.runs.add(pid)
+                        waiter.set_result(pid)
+                    else:
+                        waiter.set_exception(OSError(f"the template refused a run ({number})"))
+        with self.changed:  # the template has ended, and its runs with it (SIGKILL)
+            self.alive = False
+            for pid in self.runs:
+                self.exit_codes.setdefault(pid, -signal.SIGKILL)
+            self.runs.clear()
+            for waiter in self.forked:
+                waiter.set_exception(OSError("the template ended"))
+            self.forked.clear()
+            self.changed.notify_all()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+    def fork(self, fds: list[int]) -> int:
+        """Fork a run with these pipe ends (control, responses, stdin, stdout, stderr)."""
+        waiter: Future[int] = Future()
+        with self.lock:
+            with self.changed:
+                if not self.alive:
+                    raise OSError("the template ended")
+                self.forked.append(waiter)
+            socket.send_fds(self.socket, [b"F"], fds)
+        return waiter.result(timeout=FORK_TIMEOUT)
+
+    def exit_code(self, pid: int, timeout: float | None) -> int | None:
+        """The run's exit code once it has ended (None if not within `timeout`)."""
+        with self.changed:
+            self.changed.wait_for(lambda: pid in self.exit_codes, timeout)
+            return self.exit_codes.get(pid)
+
+    def close(self) -> None:
+        """End the template: it exits when its socket closes; wait for it (reaped here,
+        so that no zombie is left to a PID 1 that may never reap it)."""
+        with contextlib.suppress(OSError):
+            self.socket.shutdown(socket.SHUT_RDWR)
+        self.process.wait()
+
+    def forget(self, pid: int) -> None:
+        with self.changed:
+            self.exit_codes.pop(pid, None)
+
+
+class ForkedRun:
+    """A run forked by the template, with the calls of `subprocess.Popen` the sandbox
+    uses: `pid`, `stdin`/`stdout`/`stderr`, `poll`, `wait`, `send_signal`, `kill`."""
+
+    def __init__(self, template: Template, control: int, responses: int) -> None:
+        self.template = template
+        stdin_read, stdin_write = os.pipe()
+        stdout_read, stdout_write = os.pipe()
+        stderr_read, stderr_write = os.pipe()
+        ends = [control, responses, stdin_read, stdout_write, stderr_write]
+        try:
+            self.pid = template.fork(ends)
+        except BaseException:
+            for fd in (stdin_write, stdout_read, stderr_read):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (stdin_read, stdout_write, stderr_write):
+                os.close(fd)
+        try:  # signals through a pidfd never reach a reused pid
+            self.pidfd: int | None = os.pidfd_open(self.pid)
+        except ProcessLookupError:  # ended and reaped already
+            self.pidfd = None
+        self.stdin: IO[bytes] | None = os.fdopen(stdin_write, "wb")
+        self.stdout: IO[bytes] | None = os.fdopen(stdout_read, "rb")
+        self.stderr: IO[bytes] | None = os.fdopen(stderr_read, "rb")
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        return self._ended(0)
+
+    def wait(self, timeout: float | None = None) -> int:
+        code = self._ended(timeout)
+        if code is None:
+            raise subprocess.TimeoutExpired(f"run {self.pid}", timeout or 0)
+        return code
+
+    def _ended(self, timeout: float | None) -> int | None:
+        if self.returncode is None:
+            self.returncode = self.template.exit_code(self.pid, timeout)
+            if self.returncode is not None:
+                self.template.forget(self.pid)
+                if self.pidfd is not None:
+                    os.close(self.pidfd)
+                    self.pidfd = None
+        return self.returncode
+
+    def send_signal(self, number: int) -> None:
+        if self.returncode is None and self.pidfd is not None:
+            with contextlib.suppress(ProcessLookupError):  # ended, reaped already
+                signal.pidfd_send_signal(self.pidfd, number)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+_TEMPLATE: Template | None = None
+_TEMPLATE_LOCK = threading.Lock()
+
+
+def template() -> Template:
+    """This process's template, started (again) when there is none alive."""
+    global _TEMPLATE
+    with _TEMPLATE_LOCK:
+        if _TEMPLATE is None or not _TEMPLATE.alive:
+            _TEMPLATE = Template()
+        return _TEMPLATE
+
+
+def close_template() -> None:
+    """End the template once its runs have ended (workers.close_pools calls this last)."""
+    global _TEMPLATE
+    with _TEMPLATE_LOCK:
+        if _TEMPLATE is not None:
+            _TEMPLATE.close()
+            _TEMPLATE = None

@@ -1,0 +1,50 @@
+"""Runs forked from the warm template: a run holds nothing of the template's but its own
+pipes, a template that dies is replaced and takes its runs with it, and closing the
+pools reaps it (no zombie is left to a PID 1 that may never reap it)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from rewardsmith.sandbox import template as template_module
+from rewardsmith.sandbox.runner import Limits, Session, available, close_pools, run
+
+pytestmark = pytest.mark.skipif(bool(available()), reason=available() or "sandbox available")
+
+LIST_DESCRIPTORS = (
+    "import os\n"
+    "for fd in sorted(map(int, os.listdir('/proc/self/fd'))):\n"
+    "    try:\n"
+    "        print(fd, os.readlink(f'/proc/self/fd/{fd}'))\n"
+    "    except OSError:\n"
+    "        pass\n"  # the listing's own descriptor, gone by now
+)
+
+
+def test_a_run_holds_only_its_own_pipes():
+    result = run(LIST_DESCRIPTORS)
+    lines = result.stdout.decode().splitlines()
+    assert [line.split()[0] for line in lines] == ["0", "1", "2", "4"]  # 4: its answers
+    assert all(line.split()[1].startswith("pipe:") for line in lines)  # no socket
+
+
+def test_runs_of_a_template_that_dies_end_and_the_next_template_serves():
+    with Session("import time\ndef f():\n    time.sleep(60)\n", "f", Limits()) as session:
+        first = template_module.template()
+        os.kill(first.pid, signal.SIGKILL)
+        assert session.worker.process.wait(timeout=30) == -signal.SIGKILL
+    result = run("print('again')")
+    assert result.stdout == b"again\n"
+    assert template_module.template().pid != first.pid
+
+
+def test_closing_the_pools_reaps_the_template():
+    run("print(1)")
+    pid = template_module.template().pid
+    close_pools()
+    assert not Path(f"/proc/{pid}").exists()  # not even a zombie
+    assert run("print(2)").stdout == b"2\n"  # a new one starts when needed
