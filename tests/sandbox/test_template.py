@@ -4,6 +4,7 @@ pools reaps it (no zombie is left to a PID 1 that may never reap it)."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 from pathlib import Path
@@ -48,3 +49,14 @@ def test_closing_the_pools_reaps_the_template():
     close_pools()
     assert not Path(f"/proc/{pid}").exists()  # not even a zombie
     assert run("print(2)").stdout == b"2\n"  # a new one starts when needed
+
+
+def _run_in_a_forked_process(_: int) -> bytes:
+    return run("print('child')").stdout
+
+
+def test_a_process_forked_from_a_scoring_process_starts_its_own_template():
+    run("print(1)")  # this process has a template
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.map(_run_in_a_forked_process, [0]) == [b"child\n"]
+    assert run("print(2)").stdout == b"2\n"  # and this one keeps its own

@@ -42,6 +42,7 @@ class Template:
         os.close(control)
         self.socket = ours
         self.pid = self.process.pid
+        self.owner = os.getpid()
         self.lock = threading.Lock()  # one fork request at a time
         self.changed = threading.Condition()
         self.forked: list[Future[int]] = []
@@ -179,7 +180,9 @@ def template() -> Template:
     """This process's template, started (again) when there is none alive."""
     global _TEMPLATE
     with _TEMPLATE_LOCK:
-        if _TEMPLATE is None or not _TEMPLATE.alive:
+        # (a process forked from this one inherits the object, not the template's
+        # reader thread, nor is the template its child: it starts one of its own)
+        if _TEMPLATE is None or not _TEMPLATE.alive or _TEMPLATE.owner != os.getpid():
             _TEMPLATE = Template()
         return _TEMPLATE
 
@@ -188,6 +191,6 @@ def close_template() -> None:
     """End the template once its runs have ended (workers.close_pools calls this last)."""
     global _TEMPLATE
     with _TEMPLATE_LOCK:
-        if _TEMPLATE is not None:
+        if _TEMPLATE is not None and _TEMPLATE.owner == os.getpid():
             _TEMPLATE.close()
-            _TEMPLATE = None
+        _TEMPLATE = None

@@ -145,6 +145,7 @@ class _WarmPool:
 
 
 _POOLS: dict[Limits, _WarmPool] = {}
+_POOLS_OWNER = [os.getpid()]  # the process whose pools these are
 _POOLS_LOCK = threading.Lock()
 WARM_WORKERS = 4
 
@@ -158,6 +159,9 @@ def warm_worker(limits: Limits) -> Worker:
         warn_once(notes)
     cgroup.warn_once()
     with _POOLS_LOCK:
+        if _POOLS_OWNER[0] != os.getpid():  # forked from a scoring process: its warm
+            _POOLS.clear()  # workers are its children, not ours (nor its threads here)
+            _POOLS_OWNER[0] = os.getpid()
         if limits not in _POOLS:
             _POOLS[limits] = _WarmPool(limits, WARM_WORKERS)
         pool = _POOLS[limits]
@@ -169,7 +173,8 @@ def close_pools() -> None:
     """Stop the warm workers, then the template they were forked from (also run at
     interpreter exit)."""
     with _POOLS_LOCK:
-        for pool in _POOLS.values():
-            pool.close()
+        if _POOLS_OWNER[0] == os.getpid():
+            for pool in _POOLS.values():
+                pool.close()
         _POOLS.clear()
         close_template()
