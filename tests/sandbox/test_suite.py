@@ -26,6 +26,9 @@ DOUBLE = "import sys\nprint(2 * int(sys.stdin.readline()))\n"
         "import sys\ndata = sys.stdin.read()\nprint(len(data), data.count('\\n'))",
         "def broken(:\n    pass",
         "print('no newline', end='')",
+        # an unclosed file held by a global, in a cycle with the program's function
+        "import os\nout = os.fdopen(os.dup(1), 'w')\n"
+        "def solve():\n    out.write('unclosed')\nsolve()",
     ],
 )
 def test_each_test_ends_as_a_run_of_its_own_would(program):
@@ -33,6 +36,7 @@ def test_each_test_ends_as_a_run_of_its_own_would(program):
     alone = run(program, stdin, LIMITS)
     with Suite(program, LIMITS) as suite:
         in_suite = [suite.run(stdin) for _ in range(2)]
+    assert alone.stdout or alone.exit_code  # (the program printed, or failed)
     for result in in_suite:
         assert (result.exit_code, result.stdout) == (alone.exit_code, alone.stdout)
         assert result.verdict == alone.verdict

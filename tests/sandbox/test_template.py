@@ -7,6 +7,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,3 +62,34 @@ def test_a_process_forked_from_a_scoring_process_starts_its_own_template():
     with multiprocessing.get_context("fork").Pool(1) as pool:
         assert pool.map(_run_in_a_forked_process, [0]) == [b"child\n"]
     assert run("print(2)").stdout == b"2\n"  # and this one keeps its own
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        "print('plain')",
+        "import threading, time\n"
+        "def later():\n    time.sleep(0.2)\n    print('from a thread')\n"
+        "threading.Thread(target=later).start()\nprint('main done')",
+        "import atexit\natexit.register(lambda: print('at exit'))\nprint('first')",
+        # an unclosed file held by a global, in a cycle with the program's functions
+        "import os\nout = os.fdopen(os.dup(1), 'w')\n"
+        "def solve():\n    out.write('unclosed, buffered')\nsolve()",
+        "class Loud:\n    def __del__(self):\n        print('finalized')\n"
+        "loud = Loud()\nloud.me = loud",
+        "import os\nprint('lost')\nos.close(1)",
+        "import sys\nprint('partial')\nsys.exit(4)",
+        "raise SystemExit('bye')",
+        "import os, signal\nprint('x', flush=True)\nos.kill(os.getpid(), signal.SIGTERM)",
+    ],
+)
+def test_a_run_ends_as_plain_python_would(program):
+    """What a program can see of the interpreter's exit (threads joined, atexit, its
+    globals finalized in order, stdout flushed, status 120 when that fails) is the same
+    as under plain `python`, though it runs in a dict of its own in a forked run."""
+    bare = subprocess.run([sys.executable, "-I", "-S", "-c", program], capture_output=True)
+    result = run(program)
+    if "SIGTERM" in program:  # the run's program is its PID namespace's init: it goes on
+        assert (result.exit_code, result.stdout) == (0, b"x\n")
+        return
+    assert (result.exit_code, result.stdout) == (bare.returncode, bare.stdout)
