@@ -26,6 +26,10 @@ DOUBLE = "import sys\nprint(2 * int(sys.stdin.readline()))\n"
         "import sys\ndata = sys.stdin.read()\nprint(len(data), data.count('\\n'))",
         "def broken(:\n    pass",
         "print('no newline', end='')",
+        "import threading, time\n"
+        "def later():\n    time.sleep(0.2)\n    print('from a thread, after', flag)\n"
+        "threading.Thread(target=later).start()\nflag = 1\nprint('main done')",
+        "import atexit\natexit.register(lambda: print('at exit'))\nprint('first')",
         # an unclosed file held by a global, in a cycle with the program's function
         "import os\nout = os.fdopen(os.dup(1), 'w')\n"
         "def solve():\n    out.write('unclosed')\nsolve()",

@@ -69,7 +69,7 @@ def test_a_process_forked_from_a_scoring_process_starts_its_own_template():
     [
         "print('plain')",
         "import threading, time\n"
-        "def later():\n    time.sleep(0.2)\n    print('from a thread')\n"
+        "def later():\n    time.sleep(0.2)\n    print('from a thread', time.time() > 0)\n"
         "threading.Thread(target=later).start()\nprint('main done')",
         "import atexit\natexit.register(lambda: print('at exit'))\nprint('first')",
         # an unclosed file held by a global, in a cycle with the program's functions

@@ -344,7 +344,6 @@ def _program_status(code):
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
     try:
         exec(code, namespace)
-        _clear_like_a_module(namespace)
         status = 0
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
@@ -357,6 +356,7 @@ def _program_status(code):
 
         traceback.print_exc()
         status = 1
+    _exit_like_python(namespace)
     try:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -550,6 +550,18 @@ def main(control):
     exec(compile(job["program"], "<solution>", "exec"), namespace)
     if job["mode"] == "serve":
         serve(namespace, job["entry_point"], 0, int(sys.argv[2]))
+    _exit_like_python(namespace)
+
+
+def _exit_like_python(namespace):
+    """What the interpreter does at exit before it tears down, in its order: wait for
+    the program's non-daemon threads, run its atexit functions, clear its globals."""
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        threading._shutdown()
+    import atexit
+
+    atexit._run_exitfuncs()
     _clear_like_a_module(namespace)
 
 
