@@ -229,7 +229,7 @@ def _run(
     if summary_json is not None:
         summary_json.write_text(json.dumps(summary.as_dict(), indent=2))
     if interrupted:
-        held = len(run.scored) - sum(index < run.written for index in run.scored)
+        held = sum(index >= run.written for index in run.scored)  # lines not yet written
         later = (
             f"; {held} later {'sample was' if held == 1 else 'samples were'} scored (in the "
             "summary) but not written, as a line before them was not"

@@ -509,7 +509,10 @@ def _start_run(fds):
     else of the template's; then the same start as a run of its own (`main`)."""
     libc = _Libc()
     libc.prctl(PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)  # with the template
-    parked = [os.dup2(fd, 100 + index) for index, fd in enumerate(fds)]
+    import fcntl
+
+    # first above the five targets, so that moving one never overwrites another
+    parked = [fcntl.fcntl(fd, fcntl.F_DUPFD, RUN_FDS) for fd in fds]
     for fd in fds:
         os.close(fd)
     for index, fd in enumerate(parked):

@@ -47,8 +47,9 @@ The work is split by job: limits.py (the limits), cgroup.py (whole-run limits),
 isolation.py (choosing the mode), tree.py (the file tree a program sees), uids.py
 (sandbox uids in `root` mode), child.py (starting a child and its control channel),
 template.py (runs forked from a warm template), workers.py (isolated children kept
-warm), script.py (`run`), session.py (`Session`, `serve` mode) and suite.py (`Suite`:
-one run, a forked child per stdin/stdout test).
+warm), script.py (`run`), session.py (`Session`, `serve` mode), suite.py (`Suite`:
+one run, a forked child per stdin/stdout test) and pipes.py (their deadline-bounded
+pipe I/O).
 This module is their public API.
 """
 

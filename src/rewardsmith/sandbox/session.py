@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import ast
 import os
-import selectors
 import threading
 import time
 from typing import Any
 
 from rewardsmith.sandbox.child import frame
 from rewardsmith.sandbox.limits import Limits
+from rewardsmith.sandbox.pipes import read_some, write_all
 from rewardsmith.sandbox.workers import warm_worker
 
 # CPython 3.11 keeps the AST builder's recursion counter per interpreter, not per thread:
@@ -47,36 +47,22 @@ class Session:
         except CallFailed:
             self.ready = False
 
-    def _wait(self, fd: int, event: int) -> None:
-        remaining = self.deadline - time.monotonic()
-        with selectors.DefaultSelector() as selector:
-            selector.register(fd, event)
-            if remaining <= 0 or not selector.select(remaining):
-                self.failure = "time limit exceeded"
-                raise CallFailed(self.failure)
+    def _failed(self, exc: OSError) -> CallFailed:
+        self.failure = str(exc)
+        return CallFailed(self.failure)
 
     def _send(self, data: bytes) -> None:
-        while data:
-            self._wait(self._requests, selectors.EVENT_WRITE)
-            try:
-                data = data[os.write(self._requests, data) :]
-            except BlockingIOError:
-                continue
-            except BrokenPipeError:
-                self.failure = "the program exited"
-                raise CallFailed(self.failure) from None
+        try:
+            write_all(self._requests, data, self.deadline)
+        except (TimeoutError, ConnectionError) as exc:
+            raise self._failed(exc) from None
 
     def _line(self) -> bytes:
         while b"\n" not in self._buffer:
-            self._wait(self.worker.responses, selectors.EVENT_READ)
             try:
-                chunk = os.read(self.worker.responses, 1 << 16)
-            except BlockingIOError:
-                continue
-            if not chunk:
-                self.failure = "the program closed its answers"
-                raise CallFailed(self.failure)
-            self._buffer += chunk
+                self._buffer += read_some(self.worker.responses, 1 << 16, self.deadline)
+            except (TimeoutError, ConnectionError) as exc:
+                raise self._failed(exc) from None
             if len(self._buffer) > self.limits.output_bytes:
                 self.failure = "the program wrote too much"
                 raise CallFailed(self.failure)

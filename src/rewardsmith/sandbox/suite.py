@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import marshal
 import os
-import selectors
 import time
 
 from rewardsmith.sandbox.child import frame
 from rewardsmith.sandbox.limits import Limits
+from rewardsmith.sandbox.pipes import read_exactly, write_all
 from rewardsmith.sandbox.script import RunResult
 from rewardsmith.sandbox.workers import Worker, warm_worker
 
@@ -61,7 +61,7 @@ class Suite:
         deadline = time.monotonic() + self.limits.wall_seconds + GRACE_SECONDS
         try:
             assert worker.process.stdin is not None
-            _send(worker.process.stdin.fileno(), frame(stdin), deadline)
+            write_all(worker.process.stdin.fileno(), frame(stdin), deadline)
             answer = _answer(worker.responses, self.limits, deadline)
         except (TimeoutError, ConnectionError) as exc:
             self.close()
@@ -92,46 +92,13 @@ def _since(started: float) -> float:
     return time.perf_counter() - started
 
 
-def _wait(fd: int, event: int, deadline: float) -> None:
-    remaining = deadline - time.monotonic()
-    with selectors.DefaultSelector() as selector:
-        selector.register(fd, event)
-        if remaining <= 0 or not selector.select(remaining):
-            raise TimeoutError("time limit exceeded")
-
-
-def _send(fd: int, data: bytes, deadline: float) -> None:
-    while data:
-        _wait(fd, selectors.EVENT_WRITE, deadline)
-        try:
-            data = data[os.write(fd, data) :]
-        except BlockingIOError:
-            continue
-        except BrokenPipeError:
-            raise ConnectionError("the run ended") from None
-
-
-def _read(fd: int, size: int, deadline: float) -> bytes:
-    data = bytearray()
-    while len(data) < size:
-        _wait(fd, selectors.EVENT_READ, deadline)
-        try:
-            chunk = os.read(fd, size - len(data))
-        except BlockingIOError:
-            continue
-        if not chunk:
-            raise ConnectionError("the run ended")
-        data += chunk
-    return bytes(data)
-
-
 def _answer(fd: int, limits: Limits, deadline: float) -> dict:
     """One answer frame, checked: its size bounded before it is read, its fields typed."""
-    size = int.from_bytes(_read(fd, 4, deadline), "little")
+    size = int.from_bytes(read_exactly(fd, 4, deadline), "little")
     if size > 2 * limits.output_bytes + 4096:
         raise ConnectionError("the run's answer is larger than its output limit")
     try:
-        answer = marshal.loads(_read(fd, size, deadline))
+        answer = marshal.loads(read_exactly(fd, size, deadline))
     except (ValueError, EOFError, TypeError):
         raise ConnectionError("the run's answer is not readable") from None
     if not isinstance(answer, dict) or not all(
