@@ -102,6 +102,18 @@ def _humaneval_case() -> Case:
     return Case({"type": "code"}, [(problem["prompt"], reference, [right, wrong])], time_limit=10)
 
 
+# stdin/stdout tests: a sample's tests run in one sandbox run, a fork per test
+STDIO_REFERENCE = {
+    "tests": [{"input": f"{a} {b}\n", "output": f"{a + b}\n"} for a, b in ((1, 2), (5, 5), (-3, 9))]
+}
+STDIO_GROUPS = [
+    (
+        "Print the sum of two integers.",
+        STDIO_REFERENCE,
+        ["print(sum(map(int, input().split())))", "print(max(map(int, input().split())))"],
+    )
+]
+
 CASES: dict[str, Case] = {
     "math": Case(
         {"type": "math", "timeout": 2.0, "retry_timeout": 2.0}, MATH_GROUPS, time_limit=4.0
@@ -115,6 +127,7 @@ CASES: dict[str, Case] = {
     "answered": Case({"type": "answered"}, MATH_GROUPS[:1]),
     "python": Case({"type": "python", "function": "tests.custom.rewards:exact"}, QA_GROUPS),
     "code": _humaneval_case(),
+    "code_stdio": Case({"type": "code", "mode": "fraction"}, STDIO_GROUPS, time_limit=10),
     "sql": Case(
         {"type": "sql"},
         [
