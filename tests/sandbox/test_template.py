@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from rewardsmith.sandbox import template as template_module
+from rewardsmith.sandbox.isolation import mode
 from rewardsmith.sandbox.runner import Limits, Session, available, close_pools, run
 
 pytestmark = pytest.mark.skipif(bool(available()), reason=available() or "sandbox available")
@@ -37,17 +38,17 @@ def test_a_run_holds_only_its_own_pipes():
 
 def test_runs_of_a_template_that_dies_end_and_the_next_template_serves():
     with Session("import time\ndef f():\n    time.sleep(60)\n", "f", Limits()) as session:
-        first = template_module.template()
+        first = template_module.template(mode())
         os.kill(first.pid, signal.SIGKILL)
         assert session.worker.process.wait(timeout=30) == -signal.SIGKILL
     result = run("print('again')")
     assert result.stdout == b"again\n"
-    assert template_module.template().pid != first.pid
+    assert template_module.template(mode()).pid != first.pid
 
 
 def test_closing_the_pools_reaps_the_template():
     run("print(1)")
-    pid = template_module.template().pid
+    pid = template_module.template(mode()).pid
     close_pools()
     assert not Path(f"/proc/{pid}").exists()  # not even a zombie
     assert run("print(2)").stdout == b"2\n"  # a new one starts when needed

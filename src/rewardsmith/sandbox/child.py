@@ -45,20 +45,51 @@ def code_frame() -> bytes:
 # the namespaces and the file tree a run gets (bootstrap.py); never fewer in use: only
 # bench/code_throughput.py lowers it, to measure what each layer costs
 ISOLATION_LAYERS = ("network", "pid", "ipc", "uts", "tree")
+# imported once by the template, so that a run using them does not import them again
+# (what programs scored for code rewards commonly import; none starts a thread or
+# opens a file); every run gets its own copy of them
+PRELOADED_MODULES = (
+    "bisect",
+    "collections",
+    "copy",
+    "fractions",
+    "functools",
+    "heapq",
+    "itertools",
+    "math",
+    "operator",
+    "random",
+    "re",
+    "string",
+    "traceback",
+    "typing",
+)
 
 
 def bootstrap_settings(
     limits: Limits, uid: int, mode: str, parent: int | None = None
 ) -> dict[str, Any]:
-    """How the bootstrap isolates the child (after the code frame for a child started
-    here; the only frame for one forked by the template, whose `parent` it is)."""
+    """How the bootstrap isolates a run (the only frame for a run forked by the template,
+    whose `parent` it is)."""
     return {
         "mode": mode,
         "uid": uid,
         "limits": limits.model_dump(),
         "parent": os.getpid() if parent is None else parent,
+        "layers": ISOLATION_LAYERS,
+    }
+
+
+def template_settings(mode: str) -> dict[str, Any]:
+    """How the bootstrap sets up a template (after the code frame): the namespaces and
+    file tree its runs share, and the modules it preloads for them."""
+    return {
+        "template": True,
+        "mode": mode,
+        "parent": os.getpid(),
         "tree": tree_plan(),
         "layers": ISOLATION_LAYERS,
+        "preload": PRELOADED_MODULES,
     }
 
 

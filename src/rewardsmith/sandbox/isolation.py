@@ -10,7 +10,13 @@ import sys
 import threading
 import warnings
 
-from rewardsmith.sandbox.child import bootstrap_settings, code_frame, frame, start_child
+from rewardsmith.sandbox.child import (
+    bootstrap_settings,
+    code_frame,
+    frame,
+    start_child,
+    template_settings,
+)
 from rewardsmith.sandbox.limits import Limits
 
 # Replaced by a fresh tmpfs in every run: an interpreter installed here cannot run there.
@@ -68,7 +74,13 @@ def _probe_user_namespaces() -> tuple[str, list[str]]:
         os.close(control_read)
     try:
         with contextlib.suppress(BrokenPipeError):
-            settings = {**bootstrap_settings(Limits(), 0, "userns"), "probe": True}
+            # the template's set-up and a run's, in one process
+            settings = {
+                **template_settings("userns"),
+                **bootstrap_settings(Limits(), 0, "userns"),
+                "template": False,
+                "probe": True,
+            }
             os.write(control, code_frame() + frame(settings))
         os.close(control)
         out, err = process.communicate(timeout=30)

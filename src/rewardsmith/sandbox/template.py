@@ -23,7 +23,7 @@ import threading
 from concurrent.futures import Future
 from typing import IO
 
-from rewardsmith.sandbox.child import code_frame, frame, start_child
+from rewardsmith.sandbox.child import code_frame, frame, start_child, template_settings
 
 REPORT_BYTES = 9  # kind (P: forked, X: ended, E: refused), pid, number (little-endian)
 FORK_TIMEOUT = 30.0
@@ -32,16 +32,20 @@ FORK_TIMEOUT = 30.0
 class Template:
     """A warm template and the runs it has forked."""
 
-    def __init__(self) -> None:
+    def __init__(self, mode: str) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         control_read, control = os.pipe()
         self.process = start_child(control_read, theirs.fileno())
         os.close(control_read)
         theirs.close()
-        os.write(control, code_frame() + frame({"template": True, "parent": os.getpid()}))
+        os.write(
+            control,
+            code_frame() + frame(template_settings(mode)),
+        )
         os.close(control)
         self.socket = ours
         self.pid = self.process.pid
+        self.mode = mode
         self.owner = os.getpid()
         self.lock = threading.Lock()  # one fork request at a time
         self.changed = threading.Condition()
@@ -176,14 +180,19 @@ _TEMPLATE: Template | None = None
 _TEMPLATE_LOCK = threading.Lock()
 
 
-def template() -> Template:
-    """This process's template, started (again) when there is none alive."""
+def template(mode: str) -> Template:
+    """This process's template for isolation `mode`, started (again) when there is none
+    alive."""
     global _TEMPLATE
     with _TEMPLATE_LOCK:
         # (a process forked from this one inherits the object, not the template's
         # reader thread, nor is the template its child: it starts one of its own)
-        if _TEMPLATE is None or not _TEMPLATE.alive or _TEMPLATE.owner != os.getpid():
-            _TEMPLATE = Template()
+        current = _TEMPLATE
+        if current is None or not current.alive or current.owner != os.getpid():
+            _TEMPLATE = Template(mode)
+        elif current.mode != mode:
+            current.close()
+            _TEMPLATE = Template(mode)
         return _TEMPLATE
 
 

@@ -41,7 +41,7 @@ class Worker:
         control_read, self.control = os.pipe()
         self.responses, response_write = os.pipe()
         self.cgroup = cgroup.run_cgroup(limits)
-        forked_by = template()
+        forked_by = template(self.mode)
         try:
             self.process = ForkedRun(forked_by, control_read, response_write)
         except BaseException:
