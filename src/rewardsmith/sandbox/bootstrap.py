@@ -32,9 +32,11 @@ that child printed, on argv[2]; see suite.py).
 
 import _ctypes
 import _signal
+import fcntl
 import marshal
 import os
 import resource
+import select
 import sys
 
 CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
@@ -84,7 +86,7 @@ class _Libc:
 
     def __init__(self):
         self._handle = _ctypes.dlopen(None, os.RTLD_NOW)
-        for name in ("capset", "mount", "prctl", "sethostname", "umount2", "unshare"):
+        for name in ("capset", "mount", "prctl", "sethostname", "setns", "umount2", "unshare"):
             setattr(self, name, _IntFunction((name, self)))
         self.syscall = _LongFunction(("syscall", self))
 
@@ -108,80 +110,6 @@ def _die_with_parent(libc, parent):
     libc.prctl(PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:
         os._exit(1)
-
-
-def _enter_namespaces(libc, control, layers, userns):
-    """Create the run's mount namespace and those of `layers` (network, PID, IPC, UTS),
-    and in `userns` mode a user namespace of its own (nested in the template's, so that
-    RLIMIT_NPROC counts this run's processes only); return in the child, the PID
-    namespace's init (PID 1), which goes on to become the program.
-
-    This process stays outside the new PID namespace. It waits for the child and ends as
-    it did; on SIGTERM (the runner's way to stop a run) it kills the child, and the
-    kernel then kills every process in the namespace. The program being the init, it
-    ignores signals from inside the namespace that it has no handler for.
-    """
-    flags = CLONE_NEWNS
-    for layer, flag in (
-        ("network", CLONE_NEWNET),
-        ("pid", CLONE_NEWPID),
-        ("ipc", CLONE_NEWIPC),
-        ("uts", CLONE_NEWUTS),
-    ):
-        flags |= flag * (layer in layers)
-    _unshare(libc, flags, userns)
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # nor for this waiter
-    alive, keep_alive = os.pipe()  # the child reads end-of-file once this process is gone
-    _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGTERM})
-    child = os.fork()
-    if child == 0:
-        os.close(keep_alive)
-        libc.prctl(PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)
-        os.set_blocking(alive, False)
-        try:  # the parent may have died before the line above: then stop here
-            if os.read(alive, 1) == b"":
-                os._exit(1)
-        except BlockingIOError:
-            pass
-        os.close(alive)
-        _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGTERM})
-        os.setsid()  # nor can the program signal the waiter through its process group
-        return
-    os.close(alive)
-    _wait_for(child, control)
-
-
-def _release(control):
-    """Hold no pipe of the run: the runner must see end-of-file when the program ends."""
-    quiet = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(quiet, fd)
-    control.close()
-    if len(sys.argv) > 2:
-        os.close(int(sys.argv[2]))
-
-
-def _wait_for(child, control):
-    """The waiter: wait for the child, then end as it did."""
-    pidfd = os.pidfd_open(child)  # signals through it never reach a reused pid
-
-    def stop(*_):
-        try:
-            _signal.pidfd_send_signal(pidfd, _signal.SIGKILL)
-        except ProcessLookupError:  # reaped already
-            return
-
-    _signal.signal(_signal.SIGTERM, stop)
-    _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGTERM})
-    _release(control)
-    status = os.waitpid(child, 0)[1]
-    if os.WIFSIGNALED(status):  # end the same way, so the runner sees the same code
-        number = os.WTERMSIG(status)
-        if number != _signal.SIGKILL:
-            _signal.signal(number, _signal.SIG_DFL)
-        os.kill(os.getpid(), number)
-        os._exit(128 + number)
-    os._exit(os.waitstatus_to_exitcode(status))
 
 
 def _read_only_tree(libc, top):
@@ -277,24 +205,71 @@ def isolate_template(settings):
     """Once, in the template: its mount namespace (and in `userns` mode its user
     namespace, with the runner's uid and gid mapped to 1000 inside) holding the
     read-only file tree, made its root with the host's detached. Its runs share both;
-    each gets the rest (`isolate`)."""
+    each gets the rest (`_fork_run`, `isolate`)."""
+    global _OWN_PID_NAMESPACE
+    _die_with_parent(LIBC, settings["parent"])
     userns = settings["mode"] == "userns"
     _unshare(LIBC, CLONE_NEWNS, userns)
+    if "pid" in settings["layers"]:
+        _go_on_as_init()
+        _OWN_PID_NAMESPACE = os.open("/proc/self/ns/pid", os.O_RDONLY)
     _mount(LIBC, "none", "/", None, MS_REC | MS_PRIVATE, None)
     if "tree" in settings["layers"]:
         _build_tree(LIBC, settings["tree"], userns)
         _enter_tree(LIBC)
 
 
-def isolate(settings, control):
-    """Isolate this run (forked from a template that has run `isolate_template`);
+def _go_on_as_init():
+    """Go on in a child, the init of a new PID namespace that belongs to this user
+    namespace, so that it may set its runs' PID namespaces (nested in it) back for
+    each (setns needs that). This process waits for it and ends as it did."""
+    if LIBC.unshare(CLONE_NEWPID) != 0:
+        raise _failed("unshare")
+    parent = os.pidfd_open(os.getpid())
+    child = os.fork()
+    if child == 0:
+        LIBC.prctl(PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)  # with the parent, and if
+        if select.select([parent], [], [], 0)[0]:  # it has ended already, now
+            os._exit(1)
+        os.close(parent)
+        return
+    status = os.waitpid(child, 0)[1]
+    os._exit(os.waitstatus_to_exitcode(status) & 0xFF if os.WIFEXITED(status) else 1)
+
+
+def _fork_run(layers):
+    """Fork a run (0 in the run, its pid in the template): with the `pid` layer, as
+    the init (PID 1) of a new PID namespace, so that when it ends the kernel kills
+    everything it started. The template stays in its own: it only sets the namespace
+    its next child is born in, then sets it back."""
+    own_namespace = "pid" in layers
+    if own_namespace and LIBC.unshare(CLONE_NEWPID) != 0:
+        raise _failed("unshare")
+    pid = -1
+    try:
+        pid = os.fork()
+    finally:
+        if pid != 0 and own_namespace:
+            LIBC.setns(_OWN_PID_NAMESPACE, CLONE_NEWPID)
+    return pid
+
+
+def isolate(settings):
+    """Isolate this run, forked from a template that has run `isolate_template`;
     return notes on protections that could not be set up."""
     libc = LIBC
-    _die_with_parent(libc, settings["parent"])  # the waiter, outside the run's namespaces
     userns = settings["mode"] == "userns"
     layers = settings["layers"]
     notes = []
-    _enter_namespaces(libc, control, layers, userns)  # from here on: the run's PID 1
+    flags = CLONE_NEWNS
+    for layer, flag in (
+        ("network", CLONE_NEWNET),
+        ("ipc", CLONE_NEWIPC),
+        ("uts", CLONE_NEWUTS),
+    ):
+        flags |= flag * (layer in layers)
+    if libc.unshare(flags) != 0:
+        raise _failed("unshare")
     size = f"size={settings['limits']['tmpfs_mb']}m,mode=1777"
     _mount(libc, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, size)
     if "pid" in layers:
@@ -302,6 +277,10 @@ def isolate(settings, control):
     if "uts" in layers:  # the run's own UTS namespace: not the host's name
         libc.sethostname(b"sandbox", 7)
     if userns:
+        # a user namespace of its own, nested in the template's, so that RLIMIT_NPROC
+        # counts this run's processes only (entered after the mounts above: its PID
+        # namespace belongs to the template's)
+        _unshare(libc, 0, userns)
         try:
             with open("/proc/sys/user/max_user_namespaces", "w") as file:
                 file.write("0")
@@ -313,11 +292,10 @@ def isolate(settings, control):
         os.chown(work, settings["uid"], settings["uid"])
     os.chdir(work)
     limits = settings["limits"]
-    processes = limits["processes"] + userns  # (the waiter counts too)
     for name, value in (
         ("RLIMIT_CPU", limits["cpu_seconds"]),
         ("RLIMIT_AS", limits["memory_mb"] << 20),
-        ("RLIMIT_NPROC", processes),
+        ("RLIMIT_NPROC", limits["processes"]),
         ("RLIMIT_NOFILE", limits["open_files"]),
         ("RLIMIT_FSIZE", limits["file_size_mb"] << 20),
         ("RLIMIT_CORE", 0),
@@ -404,7 +382,6 @@ def _run_test(code, data, limits):
     """Fork a child that runs `code` with `data` on stdin; what it printed (capped), its
     exit code (negative: killed by that signal), and whether it ran out of time or
     output. The child leads a process group of its own, killed whole when it ends."""
-    import select
     import time
 
     stdin = os.memfd_create("stdin")
@@ -490,12 +467,13 @@ RUN_FDS = 5  # a forked run's control, responses, stdin, stdout and stderr
 
 def _template(settings, control):
     """Fork a run for each request on the socket named in argv[2] (its pipes come with
-    the request), report its pid, and, once it has ended, its exit code. This process
+    the request), report its pid here with a pidfd of it (the runner reads its pid
+    there from that), and, once it has ended, its exit code. This process
     never runs a program nor holds a run's data: each run starts from the same state."""
     import _socket
-    import select
 
-    _die_with_parent(LIBC, settings["parent"])
+    global _TEMPLATE
+    _TEMPLATE = os.pidfd_open(os.getpid())  # readable once the template has ended
     control.close()
     for name in settings["preload"]:  # each run gets its own copy (copy-on-write)
         __import__(name)
@@ -528,7 +506,13 @@ def _template(settings, control):
                     os.close(received)
                 requests.sendall(_report(b"E", 0, len(fds)))
                 continue
-            pid = os.fork()
+            try:
+                pid = _fork_run(settings["layers"])
+            except OSError as error:
+                for received in fds:
+                    os.close(received)
+                requests.sendall(_report(b"E", 0, error.errno or 0))
+                continue
             if pid == 0:
                 requests.detach()  # (closed below with every other descriptor)
                 _start_run(fds)
@@ -538,7 +522,8 @@ def _template(settings, control):
             pidfd = os.pidfd_open(pid)
             runs[pidfd] = pid
             waiting.register(pidfd, select.POLLIN)
-            requests.sendall(_report(b"P", pid, 0))
+            passed = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, pidfd.to_bytes(4, sys.byteorder))]
+            requests.sendmsg([_report(b"P", pid, 0)], passed)
 
 
 def _report(kind, pid, number):
@@ -548,9 +533,10 @@ def _report(kind, pid, number):
 def _start_run(fds):
     """In a run forked from the template: its five pipes on descriptors 0-4 and nothing
     else of the template's; then the same start as a run of its own (`main`)."""
-    LIBC.prctl(PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)  # with the template
-    import fcntl
-
+    LIBC.prctl(PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)  # with the template, and if
+    if select.select([_TEMPLATE], [], [], 0)[0]:  # it has ended already, now
+        os._exit(1)
+    os.setsid()  # nor can the program signal the template through its process group
     # first above the five targets, so that moving one never overwrites another
     parked = [fcntl.fcntl(fd, fcntl.F_DUPFD, RUN_FDS) for fd in fds]
     for fd in fds:
@@ -564,17 +550,27 @@ def _start_run(fds):
     sys.exit(0)
 
 
+def _probe(settings):
+    """A template's set-up and one run's, as a template would fork it; say 'isolated'
+    and the notes if both worked."""
+    isolate_template(settings)
+    pid = _fork_run(settings["layers"])
+    if pid == 0:
+        notes = isolate(settings)
+        print("\n".join(["isolated", *notes]), flush=True)
+        os._exit(0)
+    os._exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) & 0xFF)
+
+
 def main(control):
     settings = _frame(control)
-    if settings.get("template") or settings.get("probe"):
-        isolate_template(settings)
     if settings.get("template"):
+        isolate_template(settings)
         _template(settings, control)
         return
-    notes = isolate(settings, control)  # now unprivileged: the program arrives after this
     if settings.get("probe"):  # the runner checks that this mode works here
-        print("\n".join(["isolated", *notes]), flush=True)
-        sys.exit(0)
+        _probe(settings)
+    isolate(settings)  # now unprivileged: the program arrives after this
     job = _frame(control)
     control.close()
     if job is None:
@@ -628,4 +624,6 @@ def _clear_like_a_module(namespace):
 
 
 LIBC = _Libc()
+_OWN_PID_NAMESPACE = -1  # the template's PID namespace (isolate_template)
+_TEMPLATE = -1  # a pidfd of the template, in the template and its runs (_template)
 main(control)  # noqa: F821 (defined by the stub that runs this, see child.py)

@@ -25,7 +25,6 @@ from rewardsmith.sandbox.limits import Limits
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PREFIX = "rewardsmith-run"
-HELPERS = 1  # the sandbox's own process around the program (the waiter)
 SWAP_LIMITS = {"memory.swap.max", "memory.memsw.limit_in_bytes"}  # only with swap accounting
 _SERIAL = itertools.count()
 
@@ -43,6 +42,8 @@ class RunCgroup:
 
     def join(self, pid: int) -> None:
         """Put process `pid` (not yet running untrusted code) in the run's cgroup."""
+        if pid <= 0:  # ended (written as such, 0 would move this process in)
+            raise ProcessLookupError(f"no process {pid} to put in a cgroup")
         for directory in self.directories:
             (directory / "cgroup.procs").write_text(str(pid))
 
@@ -105,7 +106,7 @@ def _made(limits: Limits) -> RunCgroup:
 
 def _places(limits: Limits) -> list[tuple[Path, dict[str, str]]]:
     """Where the run's cgroups go (this process's own cgroups), and what each holds."""
-    memory, processes = str(limits.memory_mb << 20), str(limits.processes + HELPERS)
+    memory, processes = str(limits.memory_mb << 20), str(limits.processes)
     own = own_groups()
     if "" in own:  # v2: one cgroup, both controllers; no swap beyond the memory
         return [(own[""], {"memory.max": memory, "pids.max": processes, "memory.swap.max": "0"})]

@@ -66,18 +66,10 @@ PRELOADED_MODULES = (
 )
 
 
-def bootstrap_settings(
-    limits: Limits, uid: int, mode: str, parent: int | None = None
-) -> dict[str, Any]:
-    """How the bootstrap isolates a run (the only frame for a run forked by the template,
-    whose `parent` it is)."""
-    return {
-        "mode": mode,
-        "uid": uid,
-        "limits": limits.model_dump(),
-        "parent": os.getpid() if parent is None else parent,
-        "layers": ISOLATION_LAYERS,
-    }
+def bootstrap_settings(limits: Limits, uid: int, mode: str) -> dict[str, Any]:
+    """How the bootstrap isolates a run (the only frame for a run forked by the
+    template)."""
+    return {"mode": mode, "uid": uid, "limits": limits.model_dump(), "layers": ISOLATION_LAYERS}
 
 
 def template_settings(mode: str) -> dict[str, Any]:

@@ -49,7 +49,7 @@ class Template:
         self.owner = os.getpid()
         self.lock = threading.Lock()  # one fork request at a time
         self.changed = threading.Condition()
-        self.forked: list[Future[int]] = []
+        self.forked: list[Future[tuple[int, int]]] = []
         self.exit_codes: dict[int, int] = {}
         self.runs: set[int] = set()
         self.alive = True
@@ -58,11 +58,14 @@ class Template:
     def _read_reports(self) -> None:
         while True:
             try:
-                report = self.socket.recv(REPORT_BYTES)
+                report, fds, _, _ = socket.recv_fds(self.socket, REPORT_BYTES, 1)
             except OSError:
-                report = b""
+                report, fds = b"", []
             if len(report) != REPORT_BYTES:
+                for fd in fds:
+                    os.close(fd)
                 break
+            # the run's pid as the template sees it (in its own PID namespace): its key
             kind, pid = report[:1], int.from_bytes(report[1:5], "little")
             number = int.from_bytes(report[5:], "little", signed=True)
             with self.changed:
@@ -72,9 +75,9 @@ class Template:
                     self.changed.notify_all()
                 elif self.forked:
                     waiter = self.forked.pop(0)
-                    if kind == b"P":
+                    if kind == b"P" and len(fds) == 1:
                         self.runs.add(pid)
-                        waiter.set_result(pid)
+                        waiter.set_result((pid, fds[0]))
                     else:
                         waiter.set_exception(OSError(f"the template refused a run ({number})"))
         with self.changed:  # the template has ended, and its runs with it (SIGKILL)
@@ -91,9 +94,10 @@ class Template:
             if stream is not None:
                 stream.close()
 
-    def fork(self, fds: list[int]) -> int:
-        """Fork a run with these pipe ends (control, responses, stdin, stdout, stderr)."""
-        waiter: Future[int] = Future()
+    def fork(self, fds: list[int]) -> tuple[int, int]:
+        """Fork a run with these pipe ends (control, responses, stdin, stdout, stderr):
+        its key (its pid in the template's PID namespace) and a pidfd of it."""
+        waiter: Future[tuple[int, int]] = Future()
         with self.lock:
             with self.changed:
                 if not self.alive:
@@ -102,11 +106,11 @@ class Template:
             socket.send_fds(self.socket, [b"F"], fds)
         return waiter.result(timeout=FORK_TIMEOUT)
 
-    def exit_code(self, pid: int, timeout: float | None) -> int | None:
+    def exit_code(self, key: int, timeout: float | None) -> int | None:
         """The run's exit code once it has ended (None if not within `timeout`)."""
         with self.changed:
-            self.changed.wait_for(lambda: pid in self.exit_codes, timeout)
-            return self.exit_codes.get(pid)
+            self.changed.wait_for(lambda: key in self.exit_codes, timeout)
+            return self.exit_codes.get(key)
 
     def close(self) -> None:
         """End the template: it exits when its socket closes; wait for it (reaped here,
@@ -115,9 +119,9 @@ class Template:
             self.socket.shutdown(socket.SHUT_RDWR)
         self.process.wait()
 
-    def forget(self, pid: int) -> None:
+    def forget(self, key: int) -> None:
         with self.changed:
-            self.exit_codes.pop(pid, None)
+            self.exit_codes.pop(key, None)
 
 
 class ForkedRun:
@@ -131,7 +135,7 @@ class ForkedRun:
         stderr_read, stderr_write = os.pipe()
         ends = [control, responses, stdin_read, stdout_write, stderr_write]
         try:
-            self.pid = template.fork(ends)
+            self.key, self.pidfd = template.fork(ends)
         except BaseException:
             for fd in (stdin_write, stdout_read, stderr_read):
                 os.close(fd)
@@ -139,10 +143,7 @@ class ForkedRun:
         finally:
             for fd in (stdin_read, stdout_write, stderr_write):
                 os.close(fd)
-        try:  # signals through a pidfd never reach a reused pid
-            self.pidfd: int | None = os.pidfd_open(self.pid)
-        except ProcessLookupError:  # ended and reaped already
-            self.pidfd = None
+        self.pid = pid_of(self.pidfd)
         self.stdin: IO[bytes] | None = os.fdopen(stdin_write, "wb")
         self.stdout: IO[bytes] | None = os.fdopen(stdout_read, "rb")
         self.stderr: IO[bytes] | None = os.fdopen(stderr_read, "rb")
@@ -159,21 +160,29 @@ class ForkedRun:
 
     def _ended(self, timeout: float | None) -> int | None:
         if self.returncode is None:
-            self.returncode = self.template.exit_code(self.pid, timeout)
+            self.returncode = self.template.exit_code(self.key, timeout)
             if self.returncode is not None:
-                self.template.forget(self.pid)
-                if self.pidfd is not None:
-                    os.close(self.pidfd)
-                    self.pidfd = None
+                self.template.forget(self.key)
+                os.close(self.pidfd)
         return self.returncode
 
     def send_signal(self, number: int) -> None:
-        if self.returncode is None and self.pidfd is not None:
+        if self.returncode is None:  # (a pidfd: never a reused pid)
             with contextlib.suppress(ProcessLookupError):  # ended, reaped already
                 signal.pidfd_send_signal(self.pidfd, number)
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
+
+
+def pid_of(pidfd: int) -> int:
+    """The pid, in this process's PID namespace, of the process `pidfd` refers to (-1
+    once it has ended)."""
+    with open(f"/proc/self/fdinfo/{pidfd}") as info:
+        for line in info:
+            if line.startswith("Pid:"):
+                return int(line.split()[1])
+    raise OSError(f"no pid in the fdinfo of pidfd {pidfd}")
 
 
 _TEMPLATE: Template | None = None

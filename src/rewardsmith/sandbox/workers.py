@@ -7,8 +7,6 @@ import atexit
 import contextlib
 import os
 import queue
-import signal
-import subprocess
 import threading
 from typing import Literal
 
@@ -17,7 +15,7 @@ from rewardsmith.sandbox.child import bootstrap_settings, frame
 from rewardsmith.sandbox.isolation import available, decided_mode, mode, warn_once
 from rewardsmith.sandbox.limits import Limits
 from rewardsmith.sandbox.template import ForkedRun, close_template, template
-from rewardsmith.sandbox.uids import claimed_uid
+from rewardsmith.sandbox.uids import claimed_uid, release_uids
 
 
 class Worker:
@@ -56,7 +54,7 @@ class Worker:
             self.process.kill()
             self.cgroup.remove()
             raise
-        settings = bootstrap_settings(limits, uid, self.mode, parent=forked_by.pid)
+        settings = bootstrap_settings(limits, uid, self.mode)
         os.write(self.control, frame(settings))
 
     def alive(self) -> bool:
@@ -75,17 +73,9 @@ class Worker:
             self.control = -1
 
     def kill(self) -> None:
-        """Stop the child and everything it started: SIGTERM to the waiter outside the
-        run's PID namespace, which kills and reaps the namespace's init, the program (the
-        kernel then kills every process in the namespace); SIGKILL only if that hangs, as
-        the init would then be left to a reaper that may never reap it.
-        """
-        with contextlib.suppress(ProcessLookupError):
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        """Stop the child and everything it started: SIGKILL to the program, its PID
+        namespace's init (the kernel then kills every process in the namespace)."""
+        self.process.kill()
 
     def finish(self) -> None:
         """Kill the child and everything it started, remove its cgroup, and give its uid
@@ -170,11 +160,12 @@ def warm_worker(limits: Limits) -> Worker:
 
 @atexit.register
 def close_pools() -> None:
-    """Stop the warm workers, then the template they were forked from (also run at
-    interpreter exit)."""
+    """Stop the warm workers, then the template they were forked from, and give back
+    the sandbox uids (also run at interpreter exit)."""
     with _POOLS_LOCK:
         if _POOLS_OWNER[0] == os.getpid():
             for pool in _POOLS.values():
                 pool.close()
         _POOLS.clear()
         close_template()
+        release_uids()
