@@ -11,7 +11,7 @@ import pytest
 
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.sandbox import cgroup
-from rewardsmith.sandbox.runner import Limits, available, run
+from rewardsmith.sandbox.runner import Limits, Session, available, close_pools, run
 from rewardsmith.sandbox.workers import warm_worker
 
 pytestmark = pytest.mark.skipif(bool(available()), reason=available() or "sandbox available")
@@ -48,7 +48,8 @@ def read(directory: Path, name: str) -> str:
 
 
 @needs_cgroups
-def test_a_run_is_in_its_own_cgroup_with_its_limits_and_it_is_removed():
+def test_a_run_is_in_its_own_cgroup_with_its_limits_emptied_after_and_removed_at_close():
+    close_pools()
     worker = warm_worker(Limits(memory_mb=256, processes=8))
     directories = list(worker.cgroup.directories)
     try:
@@ -65,6 +66,12 @@ def test_a_run_is_in_its_own_cgroup_with_its_limits_and_it_is_removed():
             assert str(worker.process.pid) in read(directory, "cgroup.procs").split()
     finally:
         worker.finish()
+    # emptied and kept for this process's next run with the same limits, never shared
+    # by two runs at once; removed when the pools close
+    assert all(read(d, "cgroup.procs") == "" for d in directories)
+    with Session("def f():\n    return 1", "f", Limits(memory_mb=256, processes=8)) as session:
+        assert session.call((), {}) == 1
+    close_pools()
     assert [d for d in directories if d.exists()] == []
 
 
@@ -106,6 +113,8 @@ def test_a_fork_bomb_never_exceeds_the_runs_pids_max(outer_guard):
     finally:
         worker.finish()
     assert peak == 16
+    assert read(pids, "cgroup.procs") == ""
+    close_pools()
     assert not pids.exists()
 
 

@@ -8,7 +8,9 @@ under this process's own cgroup in each of /sys/fs/cgroup/memory and
 written (e.g. not root and no delegation), runs have no cgroup, one `NoCgroupWarning` says
 so, and only the per-process rlimits (RLIMIT_AS, RLIMIT_NPROC) bound them. The runner
 puts the child in its cgroup before sending it the bootstrap, so everything the program
-starts is in it; after the run every process in it is killed and it is removed.
+starts is in it; after the run every process in it is killed. An emptied cgroup is
+kept for this process's next run with the same limits (making and removing one costs
+more than the rest of a short run); `remove_kept` removes them (workers.close_pools).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import signal
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from rewardsmith.sandbox.limits import Limits
@@ -59,6 +62,13 @@ class RunCgroup:
 
     def remove(self) -> None:
         """SIGKILL every process in the cgroup until none is left, then remove it."""
+        self._emptied(then=self._removed)
+
+    def empty(self) -> None:
+        """SIGKILL every process in the cgroup until none is left."""
+        self._emptied(then=lambda: True)
+
+    def _emptied(self, then: Callable[[], bool]) -> None:
         for _ in range(500):
             pids = self.pids()
             for pid in pids:
@@ -66,7 +76,7 @@ class RunCgroup:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     continue
-            if not pids and self._removed():
+            if not pids and then():
                 return
             time.sleep(0.002)
         raise RuntimeError(f"the run's cgroup {self.directories} could not be emptied")
@@ -83,9 +93,43 @@ class RunCgroup:
         return True
 
 
+_KEPT: dict[Limits, list[RunCgroup]] = {}  # emptied cgroups for later runs, per limits
+_KEPT_OWNER = [os.getpid()]
+_KEPT_LOCK = threading.Lock()
+
+
 def run_cgroup(limits: Limits) -> RunCgroup:
-    """A new cgroup with the run's memory and process limits (empty if none can be made)."""
-    return RunCgroup([]) if decided()[1] else _made(limits)
+    """An empty cgroup with the run's memory and process limits, kept from an earlier
+    run or made now (one without directories if none can be made)."""
+    if decided()[1]:
+        return RunCgroup([])
+    with _KEPT_LOCK:
+        if _KEPT_OWNER[0] != os.getpid():  # forked: the parent's cgroups are not ours
+            _KEPT.clear()
+            _KEPT_OWNER[0] = os.getpid()
+        kept = _KEPT.get(limits)
+        if kept:
+            return kept.pop()
+    return _made(limits)
+
+
+def done_with(group: RunCgroup, limits: Limits) -> None:
+    """The run in `group` has ended: kill whatever is left in it and keep it for the
+    next run with these limits."""
+    group.empty()
+    if group.directories:
+        with _KEPT_LOCK:
+            _KEPT.setdefault(limits, []).append(group)
+
+
+def remove_kept() -> None:
+    """Remove the cgroups kept for later runs (only this process's own)."""
+    with _KEPT_LOCK:
+        groups = [group for kept in _KEPT.values() for group in kept]
+        _KEPT.clear()
+        mine = _KEPT_OWNER[0] == os.getpid()
+    for group in groups if mine else ():
+        group.remove()
 
 
 def _made(limits: Limits) -> RunCgroup:

@@ -38,6 +38,7 @@ class Worker:
     def _spawn(self, limits: Limits, uid: int) -> None:
         control_read, self.control = os.pipe()
         self.responses, response_write = os.pipe()
+        self.limits = limits
         self.cgroup = cgroup.run_cgroup(limits)
         forked_by = template(self.mode)
         try:
@@ -78,11 +79,11 @@ class Worker:
         self.process.kill()
 
     def finish(self) -> None:
-        """Kill the child and everything it started, remove its cgroup, and give its uid
-        back."""
+        """Kill the child and everything it started, and give its cgroup and uid back
+        (kept for later runs)."""
         self.kill()
         self.process.wait()
-        self.cgroup.remove()
+        cgroup.done_with(self.cgroup, self.limits)
         for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
@@ -160,8 +161,9 @@ def warm_worker(limits: Limits) -> Worker:
 
 @atexit.register
 def close_pools() -> None:
-    """Stop the warm workers, then the template they were forked from, and give back
-    the sandbox uids (also run at interpreter exit)."""
+    """Stop the warm workers, then the template they were forked from; give back the
+    sandbox uids and remove the cgroups kept for later runs (also run at interpreter
+    exit)."""
     with _POOLS_LOCK:
         if _POOLS_OWNER[0] == os.getpid():
             for pool in _POOLS.values():
@@ -169,3 +171,4 @@ def close_pools() -> None:
         _POOLS.clear()
         close_template()
         release_uids()
+        cgroup.remove_kept()
