@@ -19,7 +19,7 @@ from rewardsmith.process import likelihood
 from rewardsmith.process import reward as process
 from rewardsmith.shaping import constrained, length, transforms
 from rewardsmith.state import StateStore
-from rewardsmith.verify import answered, choice, code, format, math, qa, sql
+from rewardsmith.verify import answered, choice, code, format, math, qa, sql, tool_call
 
 # Importing a module registers its components under their config names.
 BUILT_IN_MODULES = (
@@ -37,6 +37,7 @@ BUILT_IN_MODULES = (
     qa,
     rubric_pairwise,
     sql,
+    tool_call,
     constrained,
     length,
     noise,

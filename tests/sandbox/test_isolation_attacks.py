@@ -144,6 +144,51 @@ def test_proc_shows_only_the_run(how):
     assert cmdline == "FileNotFoundError sandbox"  # not this test's command line
 
 
+UNCOVER = (
+    "import ctypes, os\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "MS_REMOUNT, MS_BIND, MNT_DETACH = 32, 4096, 2\n"
+    "CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000\n"
+    "def attack():\n"
+    "    for name, attempt in {\n"
+    "        'umount /proc': lambda: libc.umount2(b'/proc', MNT_DETACH),\n"
+    "        'umount /usr/lib': lambda: libc.umount2(b'/usr/lib', MNT_DETACH),\n"
+    "        'remount / rw': lambda: libc.mount(None, b'/', None, MS_REMOUNT, None),\n"
+    "        'remount /usr/lib rw': lambda: libc.mount(\n"
+    "            None, b'/usr/lib', None, MS_REMOUNT | MS_BIND, None),\n"
+    "    }.items():\n"
+    "        print(name, 'refused' if attempt() == -1 else 'done')\n"
+    "    print(sorted(p for p in os.listdir('/proc') if p.isdigit()))\n"
+    "    try:\n"
+    "        open('/usr/lib/rs-planted', 'w')\n"
+    "        print('wrote')\n"
+    "    except OSError:\n"
+    "        print('read-only')\n"
+    "attack()\n"
+    "# with capabilities of its own: a new user and mount namespace, where allowed\n"
+    "if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0:\n"
+    "    attack()\n"
+)
+
+
+@pytest.mark.parametrize("how", MODES)
+def test_a_run_cannot_uncover_or_remount_the_tree_it_shares_with_other_runs(how):
+    """The read-only tree is the template's, shared by its runs, and in `userns` mode the
+    host's /proc lies under each run's fresh one: a run can neither unmount what covers
+    it nor remount the tree writable, also not from a user namespace of its own (in
+    `root` mode it may make one: the mounts it then holds are locked)."""
+    lines = outputs(how, [UNCOVER])[0].splitlines()
+    once = [
+        "umount /proc refused",
+        "umount /usr/lib refused",
+        "remount / rw refused",
+        "remount /usr/lib rw refused",
+        "['1']",
+        "read-only",
+    ]
+    assert lines in (once, once * 2), lines
+
+
 def _shm_program(key: int, create: bool) -> str:
     """Create a SysV segment holding a word, or report whether one exists."""
     return (
