@@ -6,12 +6,14 @@ that costs one sample its reward and nothing else."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rewardsmith import Reward
+from rewardsmith.core.pipeline import Reward as Pipeline
 from rewardsmith.verify.tool_call import correctness
 from rewardsmith.verify.tool_calls import ToolCall, calls_in_text
 
@@ -89,8 +91,17 @@ def test_duplicated_and_extra_calls_earn_nothing_twice():
     extra = once + "\n" + block(call("get_weather", city="Lyon"), call("search", q="Paris"))
     one, dup, more = scored([once, twice, extra], reference)
     assert one.value == 1.0
-    assert dup.value < one.value and dup.info["tool_call"]["duplicates"] == 1
-    assert more.value < dup.value
+    assert dup.value == 0.0 and dup.info["tool_call"]["code"] == "duplicate_call"
+    assert 0.0 < more.value < 0.5
+    # counted instead, the copy lowers J(names) and adds to S_max: half the reward
+    [counted] = scored([twice], reference, duplicates="count")
+    assert counted.value == 0.5 and counted.info["tool_call"]["duplicates"] == 1
+
+
+def test_a_call_the_gold_makes_twice_may_be_made_twice():
+    roll = call("roll_die", sides=6)
+    [score] = scored([block(roll, roll)], [roll, roll])
+    assert score.value == 1.0
 
 
 def test_calls_hidden_in_the_reasoning_are_not_calls():
@@ -276,3 +287,14 @@ def test_text_reading_handles_toolrl_lines_and_json_lists():
         read = calls_in_text(completion)
         assert read.problem == ""
         assert read.calls == [ToolCall("a", {"x": 1}), ToolCall("b", {})]
+
+
+def test_the_worked_example_ranks_every_hack_below_every_honest_partial_answer():
+    root = Path(__file__).resolve().parents[2] / "examples" / "tool_call"
+    samples = [json.loads(line) for line in (root / "group.jsonl").open()]
+    with Pipeline.load(root / "pipeline.yaml") as reward:
+        scores = reward.score(samples)
+    value = {sample["kind"][0]: score.value for sample, score in zip(samples, scores, strict=True)}
+    assert value["A"] == value["B"] == 1.0
+    assert max(value[k] for k in "EFHI") < min(value[k] for k in "CD") < 1.0
+    assert value["F"] == value["H"] == value["I"] == 0.0

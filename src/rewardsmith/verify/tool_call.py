@@ -10,7 +10,9 @@ paper's correctness score is
         p[k] == g[k]} ],     S_max = 1 + sum over gold calls (1 + |keys(g)|)
 
 where J is the Jaccard index of multisets, |A & B| / (|A| + |B| - |A & B|), so a
-duplicated or extra call lowers J(names) and earns nothing twice. That alone still pays
+duplicated or extra call lowers J(names) and earns nothing twice; by default
+(`duplicates: malformed`) a call made identically more often than the gold makes it
+scores as malformed (a repeated call with side effects does harm). J alone still pays
 for shotgun calls (the same tool called with several guesses at its arguments: one
 pairs and earns its values, the rest cost only a share of J(names)), so by default
 (`extra_calls: count`) every unpaired predicted call also adds 1 + its number of
@@ -45,6 +47,7 @@ EXACT_PAIRING_LIMIT = 6  # calls of one tool paired exactly (DP over subsets) up
 class ToolCallParams(Params):
     scale: Literal["unit", "toolrl"] = "unit"
     extra_calls: Literal["count", "paper"] = "count"
+    duplicates: Literal["malformed", "count"] = "malformed"
 
 
 @register("tool_call")
@@ -63,6 +66,15 @@ class ToolCallVerifier(SampleComponent):
             info.update(calls=0, format=0.0, reason=read.problem, code="malformed_call")
             return self._score(0.0, None, info)
         calls = read.calls
+        repeated = _repeated_beyond_gold(gold, calls)
+        if repeated and self.params.duplicates == "malformed":
+            info.update(
+                calls=len(calls),
+                format=0.0,
+                reason=f"the same call made more often than the gold makes it: {repeated}",
+                code="duplicate_call",
+            )
+            return self._score(0.0, None, info)
         valid = [_valid(call, validators) for call in calls]
         invalid = [f"{call.name}: {why}" for call, why in zip(calls, valid, strict=True) if why]
         parts = correctness(
@@ -232,6 +244,15 @@ def same_value(got: Any, want: Any) -> bool:
     if isinstance(want, Mapping) and isinstance(got, Mapping):
         return got.keys() == want.keys() and all(same_value(got[k], want[k]) for k in want)
     return type(got) is type(want) and got == want
+
+
+def _repeated_beyond_gold(gold: Sequence[ToolCall], calls: Sequence[ToolCall]) -> str:
+    """The name of a call made (identically) more often than the gold makes it, or ''."""
+    wanted = Counter(map(_key, gold))
+    for key, made in Counter(map(_key, calls)).items():
+        if made > 1 and made > wanted[key]:
+            return key.split("\0", 1)[0]
+    return ""
 
 
 def _key(call: ToolCall) -> str:
