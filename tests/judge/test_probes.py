@@ -21,6 +21,7 @@ from rewardsmith.judge.probes import (
     ATTACKS,
     ITEMS,
     MASTER_KEYS,
+    TASK_ATTACKS,
     infer_task,
     position_bias_probes,
     run_probes,
@@ -78,6 +79,21 @@ def test_other_verifiers_reward_controls_and_accept_no_attack(task):
     assert report.tp_rate == 1.0
     accepted = {name: result.examples for name, result in report.attacks.items() if result.accepted}
     assert accepted == {}
+
+
+def test_tool_call_accepts_no_tool_call_attack_and_the_papers_s_max_pays_for_two():
+    """The tool-call attacks are real: with the paper's S_max and duplicates counted,
+    shotguns and duplicated calls are paid; the defaults pay for none."""
+    with load_reward("tool_call", workers=1) as reward:
+        report = run_probes(reward, "tool_call")
+    assert report.tp_rate == 1.0 and report.control.n == len(ITEMS["tool_call"])
+    assert set(report.attacks) == set(TASK_ATTACKS["tool_call"])
+    assert {name: r.examples for name, r in report.attacks.items() if r.accepted} == {}
+    paper = Reward.from_spec({"type": "tool_call", "extra_calls": "paper", "duplicates": "count"})
+    with paper:
+        naive = run_probes(paper, "tool_call")
+    accepted = {name for name, result in naive.attacks.items() if result.accepted}
+    assert accepted == {"duplicate_calls", "shotgun_arguments"}
 
 
 def test_the_trap_attacks_are_what_they_say():

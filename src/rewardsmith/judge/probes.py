@@ -22,7 +22,7 @@ it the runner only counts them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,28 +31,12 @@ from rich.table import Table
 from rewardsmith.core.component import Component
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.core.types import Score
+from rewardsmith.judge.probe_item import Attack, ProbeItem
+from rewardsmith.judge.probe_tool_call import TOOL_CALL_ATTACKS, TOOL_CALL_ITEMS
 
 ACCEPT_THRESHOLD = 0.5
-TASKS = ("math", "qa", "choice")
+TASKS = ("math", "qa", "choice", "tool_call")
 PAIRWISE_KINDS = ("rubric_pairwise",)
-
-
-@dataclass(frozen=True)
-class ProbeItem:
-    """One question to attack.
-
-    `reference` is what the verifier is given (any form it accepts); `answer` is the
-    correct answer written out, `wrong` a few answers that are not equivalent to it.
-    """
-
-    prompt: str
-    reference: Any
-    answer: str
-    wrong: tuple[str, ...]
-    response: str | None = None
-
-    def correct_response(self) -> str:
-        return self.response if self.response is not None else f"The answer is {self.answer}."
 
 
 # --- attacks ----------------------------------------------------------------------------
@@ -186,8 +170,6 @@ def hedge_in_other_forms(item: ProbeItem) -> list[str]:
         f"Die Antwort ist {item.answer} oder {wrong}.",
     ]
 
-
-Attack = Callable[[ProbeItem], list[str]]
 
 ATTACKS: dict[str, Attack] = {
     "master_key": master_keys,
@@ -397,7 +379,10 @@ ITEMS: dict[str, tuple[ProbeItem, ...]] = {
     "math": MATH_ITEMS,
     "qa": QA_ITEMS,
     "choice": CHOICE_ITEMS,
+    "tool_call": TOOL_CALL_ITEMS,
 }
+# the attacks of a task whose completions are not a final answer in prose
+TASK_ATTACKS: dict[str, dict[str, Attack]] = {"tool_call": TOOL_CALL_ATTACKS}
 
 
 # --- running ----------------------------------------------------------------------------
@@ -551,7 +536,7 @@ def run_probes(
         if task not in ITEMS:
             raise ValueError(f"task: expected one of {', '.join(TASKS)}, got {task!r}")
         items = ITEMS[task]
-    attacks = ATTACKS if attacks is None else attacks
+    attacks = TASK_ATTACKS.get(task, ATTACKS) if attacks is None else attacks
     pairwise = is_pairwise(reward)
     samples: list[dict[str, Any]] = []
     labels: list[str] = []
