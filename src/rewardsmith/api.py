@@ -19,7 +19,17 @@ from rewardsmith.process import likelihood
 from rewardsmith.process import reward as process
 from rewardsmith.shaping import constrained, length, transforms
 from rewardsmith.state import StateStore
-from rewardsmith.verify import answered, choice, code, format, math, qa, sql, tool_call
+from rewardsmith.verify import (
+    answered,
+    choice,
+    code,
+    format,
+    majority_vote,
+    math,
+    qa,
+    sql,
+    tool_call,
+)
 
 # Importing a module registers its components under their config names.
 BUILT_IN_MODULES = (
@@ -32,6 +42,7 @@ BUILT_IN_MODULES = (
     judge_score,
     judge_verify,
     likelihood,
+    majority_vote,
     math,
     process,
     qa,
