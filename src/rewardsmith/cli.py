@@ -254,7 +254,10 @@ def probe_judge(
     ],
     task: Annotated[
         str | None,
-        typer.Option(help="Probe items: math, qa, choice or tool_call (default: from the reward)."),
+        typer.Option(
+            help="Probe items: math, qa, choice, tool_call or majority_vote "
+            "(default: from the reward)."
+        ),
     ] = None,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Also write the report as JSON here.")

@@ -96,6 +96,18 @@ def test_tool_call_accepts_no_tool_call_attack_and_the_papers_s_max_pays_for_two
     assert accepted == {"duplicate_calls", "shotgun_arguments"}
 
 
+def test_majority_vote_pays_no_attack_against_an_honest_majority_but_pays_colluders():
+    """Label-free, the reward can refuse every hostile completion an honest majority
+    outvotes, and cannot refuse a colluding majority (its known limit, reported)."""
+    with load_reward("majority_vote", workers=1) as reward:
+        report = run_probes(reward, "majority_vote")
+    assert report.tp_rate == 1.0
+    accepted = {name for name, result in report.attacks.items() if result.accepted}
+    assert accepted == {"collusion"}
+    assert report.attacks["collusion"].rate == 1.0
+    assert report.attacks["hedging"].n > 0 and report.attacks["master_key"].n > 0
+
+
 def test_the_trap_attacks_are_what_they_say():
     """The new attacks hold the gold's digits or letter, so a reader that took the first
     statement, dropped a negation, a sign or a decimal point would pay them."""

@@ -32,10 +32,11 @@ from rewardsmith.core.component import Component
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.core.types import Score
 from rewardsmith.judge.probe_item import Attack, ProbeItem
+from rewardsmith.judge.probe_majority import collusion, majority_samples
 from rewardsmith.judge.probe_tool_call import TOOL_CALL_ATTACKS, TOOL_CALL_ITEMS
 
 ACCEPT_THRESHOLD = 0.5
-TASKS = ("math", "qa", "choice", "tool_call")
+TASKS = ("math", "qa", "choice", "tool_call", "majority_vote")
 PAIRWISE_KINDS = ("rubric_pairwise",)
 
 
@@ -380,9 +381,13 @@ ITEMS: dict[str, tuple[ProbeItem, ...]] = {
     "qa": QA_ITEMS,
     "choice": CHOICE_ITEMS,
     "tool_call": TOOL_CALL_ITEMS,
+    "majority_vote": MATH_ITEMS,
 }
 # the attacks of a task whose completions are not a final answer in prose
-TASK_ATTACKS: dict[str, dict[str, Attack]] = {"tool_call": TOOL_CALL_ATTACKS}
+TASK_ATTACKS: dict[str, dict[str, Attack]] = {
+    "tool_call": TOOL_CALL_ATTACKS,
+    "majority_vote": {**ATTACKS, "collusion": collusion},
+}
 
 
 # --- running ----------------------------------------------------------------------------
@@ -540,7 +545,11 @@ def run_probes(
     pairwise = is_pairwise(reward)
     samples: list[dict[str, Any]] = []
     labels: list[str] = []
-    for index, item in enumerate(items):
+    if task == "majority_vote":  # label-free: probed through the group (probe_majority.py)
+        for label, sample in majority_samples(items, attacks):
+            labels.append(label)
+            samples.append(sample)
+    for index, item in enumerate(items if task != "majority_vote" else ()):
         hostile = [(name, text) for name, attack in attacks.items() for text in attack(item)]
         if pairwise:  # each hostile completion against the correct response, shown first
             for k, (label, text) in enumerate(hostile):
@@ -562,7 +571,7 @@ def run_probes(
     results = {name: AttackResult(name) for name in attacks}
     control = AttackResult("control")
     for label, sample, score in zip(labels, samples, scores, strict=True):
-        if label == "bias":
+        if label in ("bias", "outvoted"):
             continue
         result = control if label == "control" else results[label]
         result.n += 1
