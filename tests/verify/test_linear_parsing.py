@@ -97,3 +97,48 @@ def test_fenced_blocks():
     assert fenced_blocks(text) == [("py3", "x\n"), ("c++", "y")]
     assert fenced_blocks("```python") == []
     assert extract_query("```sql\nSELECT 1;\n```") == "SELECT 1"
+
+
+IFEVAL_ADVERSARIAL = [
+    repeat("["),
+    repeat("<<"),
+    repeat("*"),
+    repeat("\n"),
+    repeat(" \n"),
+    repeat("Section "),
+    repeat("p. "),
+    repeat("\n\n-"),
+    repeat(". "),
+    repeat("******"),
+]
+
+
+@pytest.mark.parametrize("text", IFEVAL_ADVERSARIAL)
+def test_ifeval_checks_are_linear(text):
+    """Every IFEval check (languages aside: langdetect reads a bounded prefix) on one
+    adversarial response, with the kwargs its tests use."""
+    from rewardsmith.verify.ifeval_checks import CHECKS
+    from tests.verify.test_ifeval import CASES
+
+    def every_check(response: str) -> None:
+        for name, check in CHECKS.items():
+            if "language" not in name and "english" not in name:
+                check(response, CASES[name][0])
+
+    assert_linear(every_check, text, factor=200.0)  # 23 checks, each a few scans
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        repeat("<tool_call>"),
+        repeat("<think>", tail="<tool_call>"),
+        repeat("</tool_call>"),
+        repeat("<think><tool_call>{}</tool_call></think>"),
+        repeat("{", head="<tool_call>", tail="</tool_call>"),
+    ],
+)
+def test_tool_call_reader_is_linear(text):
+    from rewardsmith.verify.tool_calls import calls_in_text
+
+    assert_linear(calls_in_text, text)
