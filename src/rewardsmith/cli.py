@@ -255,7 +255,7 @@ def probe_judge(
     task: Annotated[
         str | None,
         typer.Option(
-            help="Probe items: math, qa, choice, tool_call or majority_vote "
+            help="Probe items: math, qa, choice, tool_call, ifeval or majority_vote "
             "(default: from the reward)."
         ),
     ] = None,

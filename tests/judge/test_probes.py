@@ -108,6 +108,18 @@ def test_majority_vote_pays_no_attack_against_an_honest_majority_but_pays_collud
     assert report.attacks["hedging"].n > 0 and report.attacks["master_key"].n > 0
 
 
+def test_ifeval_strict_accepts_no_attack_and_loose_pays_a_broken_last_line():
+    """IFEval's loose reading drops a last line, so a response that breaks an
+    instruction only in its last line is paid: a reason to train on strict."""
+    with load_reward("ifeval", workers=1) as reward:
+        strict = run_probes(reward, "ifeval")
+    assert strict.tp_rate == 1.0 and strict.false_positives == 0
+    with Reward.from_spec({"type": "ifeval", "variant": "loose"}) as reward:
+        loose = run_probes(reward, "ifeval")
+    accepted = {name for name, result in loose.attacks.items() if result.accepted}
+    assert accepted == {"one_instruction_broken"} and loose.tp_rate == 1.0
+
+
 def test_the_trap_attacks_are_what_they_say():
     """The new attacks hold the gold's digits or letter, so a reader that took the first
     statement, dropped a negation, a sign or a decimal point would pay them."""

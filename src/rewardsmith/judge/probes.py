@@ -31,12 +31,13 @@ from rich.table import Table
 from rewardsmith.core.component import Component
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.core.types import Score
+from rewardsmith.judge.probe_ifeval import IFEVAL_ATTACKS, IFEVAL_ITEMS
 from rewardsmith.judge.probe_item import Attack, ProbeItem
 from rewardsmith.judge.probe_majority import collusion, majority_samples
 from rewardsmith.judge.probe_tool_call import TOOL_CALL_ATTACKS, TOOL_CALL_ITEMS
 
 ACCEPT_THRESHOLD = 0.5
-TASKS = ("math", "qa", "choice", "tool_call", "majority_vote")
+TASKS = ("math", "qa", "choice", "tool_call", "ifeval", "majority_vote")
 PAIRWISE_KINDS = ("rubric_pairwise",)
 
 
@@ -381,11 +382,13 @@ ITEMS: dict[str, tuple[ProbeItem, ...]] = {
     "qa": QA_ITEMS,
     "choice": CHOICE_ITEMS,
     "tool_call": TOOL_CALL_ITEMS,
+    "ifeval": IFEVAL_ITEMS,
     "majority_vote": MATH_ITEMS,
 }
 # the attacks of a task whose completions are not a final answer in prose
 TASK_ATTACKS: dict[str, dict[str, Attack]] = {
     "tool_call": TOOL_CALL_ATTACKS,
+    "ifeval": IFEVAL_ATTACKS,
     "majority_vote": {**ATTACKS, "collusion": collusion},
 }
 
