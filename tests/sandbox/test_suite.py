@@ -33,6 +33,14 @@ DOUBLE = "import sys\nprint(2 * int(sys.stdin.readline()))\n"
         # an unclosed file held by a global, in a cycle with the program's function
         "import os\nout = os.fdopen(os.dup(1), 'w')\n"
         "def solve():\n    out.write('unclosed')\nsolve()",
+        # imports the run makes ahead of the tests (and those it leaves to them)
+        "import this",
+        "import numpy_not_here\nprint(1)",
+        "from collections import Counter\nimport heapq, sys\n"
+        "print(Counter(sys.stdin.read().split()).most_common(1), heapq.nlargest(1, [3, 1]))",
+        "import sys\nprint('re' in sys.modules, 'json' in sys.modules)\nimport json, re",
+        "print(__import__('sys').modules.get('json') is None)\nimport json",
+        '"""The docstring."""\nimport json\nprint(json.dumps([1]))',
     ],
 )
 def test_each_test_ends_as_a_run_of_its_own_would(program):

@@ -364,8 +364,8 @@ def _end(namespace, status):
     """End the program's process as the interpreter ends, as far as a program can see:
     its threads joined, atexit functions run, globals cleared in order, cycles
     finalized, stdout and stderr flushed (status 120 if that fails); then `os._exit`,
-    skipping the interpreter's teardown of its modules and memory (~4 ms per run, more
-    with the modules the template preloads), which nothing the program wrote depends on."""
+    skipping the interpreter's teardown of its modules and memory (~4 ms per run),
+    which nothing the program wrote depends on."""
     _exit_like_python(namespace)
     import gc
 
@@ -443,6 +443,43 @@ def _run_test(code, data, limits):
     return output[out_read], output[err_read], exit_code, timed_out, capped
 
 
+# standard modules that do something visible when first imported: left to each test
+PRINTS_ON_IMPORT = {"this", "antigravity", "__hello__", "__phello__", "__main__"}
+
+
+def _import_ahead(program):
+    """Make the program's opening imports (the `import` statements it starts with, after
+    any docstring) here in the run, once, so that each test's fork finds them loaded and
+    its own `import` statements only look them up; by the time a test's program has
+    passed them, its modules are the same either way. A module that fails to import is
+    left to the tests, which fail as the program would. Then freeze what is here for the
+    garbage collector."""
+    import _ast  # (not `ast`, which imports a dozen modules the program would see)
+    import gc
+
+    try:
+        statements = compile(program, "<solution>", "exec", _ast.PyCF_ONLY_AST).body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        statements = []
+    for index, statement in enumerate(statements):
+        if isinstance(statement, _ast.Import):
+            names = [alias.name for alias in statement.names]
+        elif isinstance(statement, _ast.ImportFrom) and not statement.level and statement.module:
+            names = [statement.module]
+        elif index == 0 and isinstance(getattr(statement, "value", None), _ast.Constant):
+            continue  # a docstring
+        else:
+            break
+        for name in names:
+            if name.split(".")[0] in PRINTS_ON_IMPORT:
+                continue
+            try:  # noqa: SIM105 (no contextlib here: see the module's docstring)
+                __import__(name)
+            except BaseException:  # the tests will meet it again
+                pass
+    gc.freeze()
+
+
 def suite(code, requests, responses, limits):
     """Run the program once per test input sent on `requests` (one control frame each),
     each in a forked child, answering each with one frame on `responses`."""
@@ -475,8 +512,6 @@ def _template(settings, control):
     global _TEMPLATE
     _TEMPLATE = os.pidfd_open(os.getpid())  # readable once the template has ended
     control.close()
-    for name in settings["preload"]:  # each run gets its own copy (copy-on-write)
-        __import__(name)
     import gc
 
     gc.freeze()  # a run's collections never walk what it inherited
@@ -589,6 +624,7 @@ def main(control):
         why = str(exc)[:1000]
         code = compile(f"raise SyntaxError({why!r})", "<solution>", "exec")
     if job["mode"] == "suite":  # compiled once here, run once per test by a fork
+        _import_ahead(job["program"])
         suite(code, 0, int(sys.argv[2]), settings["limits"])
         os._exit(0)
     status = _run_program(code, namespace)

@@ -45,25 +45,6 @@ def code_frame() -> bytes:
 # the namespaces and the file tree a run gets (bootstrap.py); never fewer in use: only
 # bench/code_throughput.py lowers it, to measure what each layer costs
 ISOLATION_LAYERS = ("network", "pid", "ipc", "uts", "tree")
-# imported once by the template, so that a run using them does not import them again
-# (what programs scored for code rewards commonly import; none starts a thread or
-# opens a file); every run gets its own copy of them
-PRELOADED_MODULES = (
-    "bisect",
-    "collections",
-    "copy",
-    "fractions",
-    "functools",
-    "heapq",
-    "itertools",
-    "math",
-    "operator",
-    "random",
-    "re",
-    "string",
-    "traceback",
-    "typing",
-)
 
 
 def bootstrap_settings(limits: Limits, uid: int, mode: str) -> dict[str, Any]:
@@ -74,14 +55,13 @@ def bootstrap_settings(limits: Limits, uid: int, mode: str) -> dict[str, Any]:
 
 def template_settings(mode: str) -> dict[str, Any]:
     """How the bootstrap sets up a template (after the code frame): the namespaces and
-    file tree its runs share, and the modules it preloads for them."""
+    file tree its runs share."""
     return {
         "template": True,
         "mode": mode,
         "parent": os.getpid(),
         "tree": tree_plan(),
         "layers": ISOLATION_LAYERS,
-        "preload": PRELOADED_MODULES,
     }
 
 
