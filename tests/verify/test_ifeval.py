@@ -258,3 +258,21 @@ def test_hostile_responses_cost_only_their_own_reward():
     scores = scored([good, *[(text, reference) for text in hostile], good])
     assert scores[0].value == scores[-1].value == 1.0
     assert all((score.value, score.ok) == (0.0, True) for score in scores[1:-1])
+
+
+def test_the_worked_example_pays_only_the_compliant_rollout():
+    import json
+    from pathlib import Path
+
+    from rewardsmith.core.pipeline import Reward as Pipeline
+
+    root = Path(__file__).resolve().parents[2] / "examples" / "ifeval"
+    samples = [json.loads(line) for line in (root / "group.jsonl").open()]
+    with Pipeline.load(root / "pipeline.yaml") as reward:
+        scores = reward.score(samples)
+    paid = [s["kind"][0] for s, score in zip(samples, scores, strict=True) if score.value == 1.0]
+    assert paid == ["A"]
+    loose = {
+        s["kind"][0]: score.components["loose"] for s, score in zip(samples, scores, strict=True)
+    }
+    assert loose["G"] == 1.0  # the loose reading drops the last line that breaks it

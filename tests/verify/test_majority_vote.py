@@ -122,3 +122,20 @@ def test_in_simulation_the_majority_is_the_right_answer_when_right_answers_lead(
             assert not (leads and value == 1.0 and not is_right)
     base_rate = sum(map(sum, truth)) / (16 * 40)
     assert paid_right / paid > base_rate + 0.3
+
+
+def test_the_worked_example_pays_the_equivalent_majority_and_no_weak_plurality():
+    import json
+    from pathlib import Path
+
+    from rewardsmith.core.pipeline import Reward as Pipeline
+
+    root = Path(__file__).resolve().parents[2] / "examples" / "majority_vote"
+    samples = [json.loads(line) for line in (root / "groups.jsonl").open()]
+    with Pipeline.load(root / "pipeline.yaml") as reward:
+        scores = reward.score(samples)
+    by_group: dict[str, list[float]] = {}
+    for sample, score in zip(samples, scores, strict=True):
+        by_group.setdefault(sample["group_id"], []).append(score.value)
+    assert by_group["q-frac"] == [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    assert by_group["q-split"] == [0.0] * 8
