@@ -28,6 +28,7 @@ from rewardsmith.verify import (
     majority_vote,
     math,
     qa,
+    self_certainty,
     sql,
     tool_call,
 )
@@ -49,6 +50,7 @@ BUILT_IN_MODULES = (
     process,
     qa,
     rubric_pairwise,
+    self_certainty,
     sql,
     tool_call,
     constrained,

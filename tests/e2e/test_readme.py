@@ -38,6 +38,7 @@ def test_readme_python_blocks_run(monkeypatch, capsys):
     assert "[1.0, 0.75, 0.5, 0.143, 0.0]" in printed  # tool calls
     assert "[1.0, 1.0, 1.0, 0.0, 0.0] 0.6" in printed  # majority vote
     assert "[1.0, 0.0, 0.0] not followed: punctuation:no_comma" in printed  # ifeval
+    assert "[2.99, 0.8]" in printed  # self-certainty
     if not available():
         assert printed.count("[1.0, 0.0]") == 3 and "[1.0]" in printed
         assert "[('exited', b'6\\n'), ('exited', b'42\\n'), ('exit code 1', b'')]" in printed
