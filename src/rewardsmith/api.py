@@ -31,6 +31,7 @@ from rewardsmith.verify import (
     self_certainty,
     sql,
     tool_call,
+    trajectory,
 )
 
 # Importing a module registers its components under their config names.
@@ -53,6 +54,7 @@ BUILT_IN_MODULES = (
     self_certainty,
     sql,
     tool_call,
+    trajectory,
     constrained,
     length,
     noise,
