@@ -13,6 +13,7 @@ from rewardsmith.core.types import Sample, Score
 from rewardsmith.custom import function
 from rewardsmith.judge import pairwise as rubric_pairwise
 from rewardsmith.judge import pointwise as judge_score
+from rewardsmith.judge import reward_model
 from rewardsmith.judge import verify as judge_verify
 from rewardsmith.noise import components as noise
 from rewardsmith.process import likelihood
@@ -50,6 +51,7 @@ BUILT_IN_MODULES = (
     math,
     process,
     qa,
+    reward_model,
     rubric_pairwise,
     self_certainty,
     sql,

@@ -62,6 +62,7 @@ NOT_RUN = {
     "python -m rewardsmith.adapters.verl_check": "the verl recipe: its overrides are "
     "checked by tests/adapters/test_verl_trainer.py",
     "python -m openrlhf.": "the OpenRLHF recipe: needs OpenRLHF and a GPU",
+    "python examples/reward_model/tiny_rm.py": "run by tests/judge/test_reward_model.py",
 }
 
 

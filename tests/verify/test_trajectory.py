@@ -157,6 +157,4 @@ def test_the_worked_example_ranks_clean_then_erring_then_repeating_then_wrong():
         scores = reward.score(samples)
     values = [round(score.value, 6) for score in scores]
     assert values == [1.0, 0.9, 0.8, 0.0]
-    assert all(
-        sum(d.reward for d in score.dense) == pytest.approx(score.value) for score in scores
-    )
+    assert all(sum(d.reward for d in score.dense) == pytest.approx(score.value) for score in scores)
