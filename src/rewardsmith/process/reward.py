@@ -11,8 +11,11 @@ Sources (`source`):
   2502.01456; Implicit PRM, arXiv 2412.01981), summed over each step's tokens; the
   log-probabilities come from the input (`logprobs`, `ref_logprobs`, `token_offsets`)
   or from local models (`model`, `ref_model`, the `lm` extra).
+- `judge`: an LLM checks the steps one by one (a generative PRM) through the
+  OpenAI-compatible judge backend (`judge:` its settings), read strictly;
+- `http`: a PRM server (`url:`) returns one score per step (remote_sources.py).
 A source is a function from a batch of samples and their steps to step scores
-(`SOURCES`), so a PRM served over HTTP can be added as one more entry.
+(`SOURCES`).
 
 The outcome (`outcome`, any component) is scored on the same batch and stays a separate
 component, as PRIME keeps it; `progress`, `gated` and `atomic` need it, and for the
@@ -32,6 +35,11 @@ from rewardsmith.core.config import BuildContext, ConfigError, register
 from rewardsmith.core.types import DenseReward, Group, Sample, Score, Status, regroup
 from rewardsmith.process import credit
 from rewardsmith.process.lm import unusable
+from rewardsmith.process.remote_sources import (
+    http_step_scores,
+    judge_config,
+    judge_step_scores,
+)
 from rewardsmith.process.steps import Segmentation, SegmentationError, Step, segment
 
 Credit = Literal["sum", "min_form", "clip", "delta", "clip_delta", "progress", "gated", "atomic"]
@@ -41,7 +49,10 @@ NEEDS_OUTCOME = ("progress", "gated", "atomic")
 class ProcessParams(Params):
     split: Segmentation = "blank_line"
     pattern: str | None = None
-    source: Literal["step_scores", "implicit_prm"] = "step_scores"
+    source: Literal["step_scores", "implicit_prm", "judge", "http"] = "step_scores"
+    judge: dict[str, Any] | None = None  # source judge: the backend (base_url, model, ...)
+    url: str | None = None  # source http: the PRM server
+    timeout: float = Field(default=30.0, gt=0)  # source http
     beta: float = Field(default=0.05, gt=0)
     model: str | None = None
     ref_model: str | None = None
@@ -62,6 +73,12 @@ class ProcessParams(Params):
             raise ValueError(f"outcome: required by credit {self.credit!r} (a component)")
         if self.split == "regex" and not self.pattern:
             raise ValueError("pattern: required when split is 'regex'")
+        if self.source == "judge" and self.judge is None:
+            raise ValueError("judge: required by source 'judge' (base_url, model, ...)")
+        if self.judge is not None:
+            judge_config(self.judge)  # (unknown or bad settings fail here, named)
+        if self.source == "http" and self.url is None:
+            raise ValueError("url: required by source 'http' (the PRM server)")
         if (self.model is None) != (self.ref_model is None):
             raise ValueError("model, ref_model: give both (the policy and the reference)")
         return self
@@ -239,4 +256,9 @@ def _implicit_prm(
 SOURCES: dict[
     str,
     Callable[[Sequence[Sample], Sequence[list[Step]], ProcessParams], list[list[float] | str]],
-] = {"step_scores": _given_step_scores, "implicit_prm": _implicit_prm}
+] = {
+    "step_scores": _given_step_scores,
+    "implicit_prm": _implicit_prm,
+    "judge": judge_step_scores,
+    "http": http_step_scores,
+}
