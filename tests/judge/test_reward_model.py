@@ -6,11 +6,8 @@ protocol from a real `rewardsmith serve`; ensembles; servers and models that fai
 
 from __future__ import annotations
 
-import json
 import os
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +23,7 @@ else:
 
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.serve.local import LocalServer
+from tests.json_server import JsonServer
 from tests.process.test_lm import build_tokenizer
 
 PROMPT = "two plus three is"
@@ -130,42 +128,25 @@ def test_an_ensemble_of_reward_models_takes_the_worst_case(model_dir, tmp_path):
         assert score.value == pytest.approx(min(score.components["rm_a"], score.components["rm_b"]))
 
 
-class ScriptedPoolingServer:
-    """vLLM's /classify and /pooling, answering a score that is a function of the text."""
+class ScriptedPoolingServer(JsonServer):
+    """vLLM's /classify and /pooling, answering a score that is a function of the text
+    (the rows in reverse order: they are put back by their index)."""
 
     def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
         self.fail_next = False
-        owner = self
+        super().__init__(self.respond)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                owner.bodies.append(body)
-                if owner.fail_next:
-                    owner.fail_next = False
-                    self.send_response(500)
-                    self.end_headers()
-                    return
-                texts = body["input"]
-                if self.path == "/classify":
-                    data = [{"index": i, "probs": [score(t), 1 - score(t)], "num_classes": 2}
-                            for i, t in enumerate(texts)]  # fmt: skip
-                else:  # per-token scores: the last token's is the reward
-                    data = [{"index": i, "data": [[0.0], [score(t)]]} for i, t in enumerate(texts)]
-                payload = json.dumps({"data": list(reversed(data))}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+    def respond(self, path: str, body: Any) -> tuple[int, Any]:
+        if self.fail_next:
+            self.fail_next = False
+            return 500, None
+        texts = body["input"]
+        if path == "/classify":
+            data = [{"index": i, "probs": [score(t), 1 - score(t)], "num_classes": 2}
+                    for i, t in enumerate(texts)]  # fmt: skip
+        else:  # per-token scores: the last token's is the reward
+            data = [{"index": i, "data": [[0.0], [score(t)]]} for i, t in enumerate(texts)]
+        return 200, {"data": list(reversed(data))}
 
 
 def score(text: str) -> float:
@@ -176,7 +157,7 @@ def score(text: str) -> float:
 def pooling_server() -> Iterator[ScriptedPoolingServer]:
     server = ScriptedPoolingServer()
     yield server
-    server.httpd.shutdown()
+    server.stop()
 
 
 @pytest.mark.parametrize("protocol", ["vllm_classify", "vllm_pooling"])

@@ -5,11 +5,8 @@ naming it. Both feed the existing credit rules."""
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -18,6 +15,7 @@ from rewardsmith.core.config import ConfigError
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.judge.scripted import OpenAIServer, Reply, last_user
 from rewardsmith.process.remote_sources import read_verdicts
+from tests.json_server import JsonServer
 
 SOLUTION = "Step 1: 3x = 36.\n\nStep 2: x = 12.\n\nStep 3: So x = 13."
 SAMPLE = {"prompt": "Solve 3x + 4 = 40.", "completion": SOLUTION, "reference": "12"}
@@ -68,7 +66,11 @@ def test_answers_are_cached_across_rewards(judge, tmp_path):
     judge_backend.cache_clear()  # a new backend on the same cache file
     with Reward.from_spec(spec) as reward:
         [score] = reward.score([SAMPLE])
-    assert len(judge.requests) == before + 1 and score.info["process"]["step_scores"] == [1.0, 1.0, 0.0]
+    assert len(judge.requests) == before + 1 and score.info["process"]["step_scores"] == [
+        1.0,
+        1.0,
+        0.0,
+    ]
 
 
 @pytest.mark.parametrize(
@@ -103,7 +105,9 @@ def test_a_failing_judge_makes_the_sample_invalid_not_correct(judge, tmp_path):
     judge.behaviour = lambda body: Reply.error(500)
     with Reward.from_spec(process_spec(judge, tmp_path)) as reward:
         [score] = reward.score([SAMPLE])
-    assert score.status.value == "invalid" and "judge: no verdicts" in score.info["process"]["error"]
+    assert (
+        score.status.value == "invalid" and "judge: no verdicts" in score.info["process"]["error"]
+    )
 
 
 def test_sources_need_their_settings():
@@ -115,42 +119,28 @@ def test_sources_need_their_settings():
         Reward.from_spec({"type": "process", "source": "judge", "judge": {"modle": "x"}})
 
 
-class PRMServer:
+class PRMServer(JsonServer):
     """A PRM over HTTP: each step's score is its length over 100; or a scripted failure."""
 
     def __init__(self) -> None:
         self.mode = "ok"
-        owner = self
+        super().__init__(self.respond)
+        self.url += "/prm"
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                rows = [[len(step) / 100 for step in item["steps"]] for item in body["items"]]
-                if owner.mode == "short":
-                    rows = [row[:-1] for row in rows]
-                if owner.mode == "error":
-                    self.send_response(503)
-                    self.end_headers()
-                    return
-                payload = json.dumps({"step_scores": rows}).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/prm"
+    def respond(self, path: str, body: Any) -> tuple[int, Any]:
+        if self.mode == "error":
+            return 503, None
+        rows = [[len(step) / 100 for step in item["steps"]] for item in body["items"]]
+        if self.mode == "short":
+            rows = [row[:-1] for row in rows]
+        return 200, {"step_scores": rows}
 
 
 @pytest.fixture(scope="module")
 def prm() -> Iterator[PRMServer]:
     server = PRMServer()
     yield server
-    server.httpd.shutdown()
+    server.stop()
 
 
 def test_an_http_prm_feeds_the_credit_rules_and_its_failures_name_it(prm):
