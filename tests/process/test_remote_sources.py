@@ -157,3 +157,17 @@ def test_an_http_prm_feeds_the_credit_rules_and_its_failures_name_it(prm):
             [failed] = reward.score([SAMPLE])
         assert failed.status.value == "invalid" and why in failed.info["process"]["error"]
         assert prm.url in failed.info["process"]["error"]
+
+
+def test_the_offline_judge_example_runs_and_tells_a_lucky_answer_from_a_sound_one():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "process" / "judge_steps.py"
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "sound: outcome 1.0, step verdicts [1.0, 1.0, 1.0]" in result.stdout
+    assert "lucky: outcome 1.0, step verdicts [0.0, 0.0, 1.0]" in result.stdout
