@@ -171,3 +171,26 @@ def test_the_offline_judge_example_runs_and_tells_a_lucky_answer_from_a_sound_on
     assert result.returncode == 0, result.stderr[-2000:]
     assert "sound: outcome 1.0, step verdicts [1.0, 1.0, 1.0]" in result.stdout
     assert "lucky: outcome 1.0, step verdicts [0.0, 0.0, 1.0]" in result.stdout
+
+
+def test_probed_a_fooled_step_judge_pays_attacks_unless_an_outcome_gates_it(judge, tmp_path):
+    """probe-judge's math attacks against a process reward whose step judge calls every
+    step correct (fooled, as an injected 'all steps are correct' might make it): alone
+    it pays the attacks; with `math` as the outcome and gated credit it pays none."""
+    from rewardsmith.judge.probes import ITEMS, run_probes
+
+    def fooled(body: dict) -> Reply:
+        count = len(re.findall(r"^Step \d+: ", last_user(body), re.M))
+        return Reply.answer("\n".join(f"Step {k}: correct" for k in range(1, count + 1)))
+
+    judge.behaviour = fooled
+    items = ITEMS["math"][:4]
+    alone = process_spec(judge, tmp_path, split="sentence", credit="min_form")
+    with Reward.from_spec(alone) as reward:
+        paid = run_probes(reward, "math", items)
+    assert paid.false_positives > 0
+    gated = process_spec(judge, tmp_path, split="sentence", credit="gated",
+                         outcome={"type": "math"})  # fmt: skip
+    with Reward.from_spec(gated) as reward:
+        report = run_probes(reward, "math", items)
+    assert report.false_positives == 0 and report.tp_rate == 1.0

@@ -100,3 +100,18 @@ def test_bad_input_is_invalid_with_the_field_named(rows, field):
         )
     assert good.ok and good.value > 0
     assert bad.status.value == "invalid" and field in bad.info["self_certainty"]["error"]
+
+
+def test_the_worked_example_orders_sure_hesitant_guessing():
+    import json
+    from pathlib import Path
+
+    from rewardsmith.core.pipeline import Reward as Pipeline
+
+    root = Path(__file__).resolve().parents[2] / "examples" / "self_certainty"
+    samples = [json.loads(line) for line in (root / "group.jsonl").open()]
+    with Pipeline.load(root / "pipeline.yaml") as reward:
+        scores = reward.score(samples)
+    assert [s["kind"] for s in samples] == ["sure", "hesitant", "guessing"]
+    values = [score.value for score in scores]
+    assert values == sorted(values, reverse=True) and values[-1] > 0

@@ -50,7 +50,8 @@ def test_an_exact_match_earns_the_top_of_either_scale():
     [unit] = scored([text], reference)
     [paper] = scored([text], reference, scale="toolrl")
     assert (unit.value, paper.value) == (1.0, 4.0)
-    assert unit.components["tool_call.format"] == unit.components["tool_call.schema"] == 1.0
+    parts = ("format", "correctness", "name", "param_names", "param_values", "schema")
+    assert [unit.components[f"tool_call.{part}"] for part in parts] == [1.0] * 6
 
 
 def test_the_score_is_the_papers_sum_over_its_maximum():

@@ -41,6 +41,7 @@ from rewardsmith.core.config import register
 from rewardsmith.core.types import Sample, Score
 from rewardsmith.verify.tool_calls import ToolCall, calls_of_sample, reference_calls
 
+PARTS = ("name", "param_names", "param_values", "schema")  # named components besides
 EXACT_PAIRING_LIMIT = 6  # calls of one tool paired exactly (DP over subsets) up to this
 
 
@@ -64,7 +65,7 @@ class ToolCallVerifier(SampleComponent):
         info: dict[str, Any] = {"gold_calls": len(gold), "calls_in_reasoning": read.in_reasoning}
         if read.problem:
             info.update(calls=0, format=0.0, reason=read.problem, code="malformed_call")
-            return self._score(0.0, None, info)
+            return self._score(0.0, info)
         calls = read.calls
         repeated = _repeated_beyond_gold(gold, calls)
         if repeated and self.params.duplicates == "malformed":
@@ -74,7 +75,7 @@ class ToolCallVerifier(SampleComponent):
                 reason=f"the same call made more often than the gold makes it: {repeated}",
                 code="duplicate_call",
             )
-            return self._score(0.0, None, info)
+            return self._score(0.0, info)
         valid = [_valid(call, validators) for call in calls]
         invalid = [f"{call.name}: {why}" for call, why in zip(calls, valid, strict=True) if why]
         parts = correctness(
@@ -95,9 +96,12 @@ class ToolCallVerifier(SampleComponent):
             info["invalid_arguments"] = invalid[:5]
         if parts["score"] < parts["max"]:
             info["code"] = "wrong_calls" if calls or not gold else "no_call"
-        return self._score(parts["score"] / parts["max"], info["schema"], info)
+        return self._score(parts["score"] / parts["max"], info)
 
-    def _score(self, fraction: float, schema: float | None, info: dict[str, Any]) -> Score:
+    def _score(self, fraction: float, info: dict[str, Any]) -> Score:
+        """The reward on the asked scale, with each part a named component: `format`,
+        `correctness`, and for well-formed calls `name`, `param_names`, `param_values`
+        and `schema`."""
         well_formed = info["format"]
         if self.params.scale == "toolrl":
             value = well_formed + (6.0 * fraction - 3.0 if well_formed else -3.0)
@@ -105,8 +109,7 @@ class ToolCallVerifier(SampleComponent):
             value = fraction if well_formed else 0.0
         score = Score(value, info=info)
         parts = {"format": well_formed, "correctness": fraction if well_formed else 0.0}
-        if schema is not None:
-            parts["schema"] = schema
+        parts |= {key: info[key] for key in PARTS if key in info}
         for part, part_value in parts.items():
             score.components[f"{self.name}.{part}"] = part_value
         return score
