@@ -220,3 +220,25 @@ def test_the_offline_example_builds_its_models_and_centres_each():
     assert result.returncode == 0, result.stderr[-2000:]
     assert "each model's scores sum to 0 over the prompt: True" in result.stdout
     assert result.stdout.count("worst") == 3
+
+
+def test_a_device_that_does_not_exist_here_is_an_error_naming_it(model_dir):
+    spec = {"type": "reward_model", "model": str(model_dir), "device": "cuda:7"}
+    with Reward.from_spec(spec) as reward:
+        [score] = reward.score(samples(["five"]))
+    assert score.status.value == "error" and "cuda:7" in score.info["reward_model"]["error"]
+
+
+def test_the_offline_remote_example_scores_through_a_real_server():
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, str(root / "examples" / "reward_model" / "remote_rm.py")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [line.split()[-1] for line in result.stdout.splitlines()] == ["1.0", "0.0", "0.0"]

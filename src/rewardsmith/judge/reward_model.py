@@ -44,6 +44,7 @@ class RewardModelParams(Params):
     label: int = Field(0, ge=0)
     batch_size: int = Field(8, ge=1)
     max_length: int | None = Field(None, ge=2)
+    device: str = Field("cpu", description="where a local model runs: cpu, cuda:0, ...")
     timeout: float = Field(30.0, gt=0)
     center: Literal["none", "prompt"] = "none"
     normalize: Literal["none", "running"] = "none"
@@ -74,7 +75,7 @@ class RewardModel(Component):
         if self._backend is None:
             if p.model is not None:
                 path = str(self.ctx.path(p.model))
-                self._backend = local_model(path, p.label, p.batch_size, p.max_length)
+                self._backend = local_model(path, p.label, p.batch_size, p.max_length, p.device)
             else:
                 assert p.url is not None
                 self._backend = RemoteRewardModel(

@@ -36,12 +36,15 @@ def prompt_text(prompt: str | list[Message]) -> str:
 
 
 class LocalRewardModel:
-    """A transformers sequence-classification model saved with `save_pretrained`, on the
-    CPU, loaded from disk only. A prompt and its completion are rendered with the
-    tokenizer's chat template when it has one (the prompt's messages, then the
-    completion as the assistant's), else joined; the score is the logit of `label`."""
+    """A transformers sequence-classification model saved with `save_pretrained`, on
+    `device` (the CPU, or e.g. `cuda:0`), loaded from disk only. A prompt and its
+    completion are rendered with the tokenizer's chat template when it has one (the
+    prompt's messages, then the completion as the assistant's), else joined; the score
+    is the logit of `label`."""
 
-    def __init__(self, path: str, label: int, batch_size: int, max_length: int | None) -> None:
+    def __init__(
+        self, path: str, label: int, batch_size: int, max_length: int | None, device: str
+    ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
             import torch
@@ -62,7 +65,11 @@ class LocalRewardModel:
                 f"model: cannot load a sequence-classification model from {path!r}: "
                 f"{type(exc).__name__}: {exc}"
             ) from None
-        self.model.eval()
+        try:
+            self.model.to(device).eval()
+        except (RuntimeError, ValueError, AssertionError) as exc:
+            raise RewardModelError(f"device: cannot use {device!r}: {exc}") from None
+        self.device = device
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         labels = self.model.config.num_labels
@@ -96,16 +103,18 @@ class LocalRewardModel:
                     padding=True,
                     truncation=True,
                     max_length=self.max_length,
-                )
+                ).to(self.device)
                 logits = self.model(**batch).logits
                 out += [float(value) for value in logits[:, self.label]]
         return out
 
 
 @functools.lru_cache(maxsize=8)
-def local_model(path: str, label: int, batch_size: int, max_length: int | None) -> LocalRewardModel:
+def local_model(
+    path: str, label: int, batch_size: int, max_length: int | None, device: str
+) -> LocalRewardModel:
     """One loaded model per (path, settings) in this process."""
-    return LocalRewardModel(str(Path(path).expanduser()), label, batch_size, max_length)
+    return LocalRewardModel(str(Path(path).expanduser()), label, batch_size, max_length, device)
 
 
 class RemoteRewardModel:
