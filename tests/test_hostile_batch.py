@@ -114,6 +114,33 @@ STDIO_GROUPS = [
     )
 ]
 
+WEATHER_CALL = {"name": "get_weather", "arguments": {"city": "Oslo"}}
+TOOL_GROUPS = [
+    (
+        "Weather in Oslo?",
+        {"calls": [WEATHER_CALL]},
+        [
+            f"<tool_call>{json.dumps(WEATHER_CALL)}</tool_call>",
+            '<tool_call>{"name": "get_weather", "arguments": {"city": "Bergen"}}</tool_call>',
+            "It is sunny.",
+        ],
+    )
+]
+IFEVAL_ROW = {
+    "instruction_id_list": ["punctuation:no_comma", "startend:quotation"],
+    "kwargs": [{}, {}],
+}
+IFEVAL_GROUPS = [
+    ("Answer in quotes without commas.", IFEVAL_ROW, ['"Sunny and warm"', "Sunny, warm"])
+]
+TRAJECTORY_MESSAGES = [
+    {"role": "user", "content": "What is 2+2?"},
+    {"role": "assistant", "content": "Adding.", "tool_calls": [
+        {"id": "c", "type": "function", "function": {"name": "add", "arguments": "{}"}}]},
+    {"role": "tool", "tool_call_id": "c", "content": "Error: bad arguments"},
+    {"role": "assistant", "content": "So \\boxed{4}."},
+]  # fmt: skip
+
 CASES: dict[str, Case] = {
     "math": Case(
         {"type": "math", "timeout": 2.0, "retry_timeout": 2.0}, MATH_GROUPS, time_limit=4.0
@@ -188,6 +215,24 @@ CASES: dict[str, Case] = {
         [("Capital of France? ", "Paris", ["I think the answer", "it is"])],
         rel_tol=1e-6,
     ),
+    "reward_model": Case(
+        {"type": "reward_model", "model": "<tiny-rm>"},
+        [("two plus three is", None, ["five", "the cat sat on the mat", "ten"])],
+        rel_tol=1e-5,
+    ),
+    "tool_call": Case({"type": "tool_call"}, TOOL_GROUPS),
+    "ifeval": Case({"type": "ifeval"}, IFEVAL_GROUPS),
+    "majority_vote": Case({"type": "majority_vote"}, MATH_GROUPS, per_sample=False),
+    "self_certainty": Case(
+        {"type": "self_certainty", "vocab_size": 1000},
+        QA_GROUPS,
+        extra={"top_logprobs": [[-0.1, -3.0], [-0.7, -0.9]]},
+    ),
+    "trajectory": Case(
+        {"type": "trajectory", "outcome": {"type": "math"}},
+        MATH_GROUPS[:1],
+        extra={"messages": TRAJECTORY_MESSAGES},
+    ),
 }
 JUDGES = {"judge_verify", "judge_score", "rubric_pairwise"}
 
@@ -237,6 +282,13 @@ def tiny_model(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def tiny_reward_model(tmp_path_factory) -> Path:
+    from tests.judge.test_reward_model import build_reward_model
+
+    return build_reward_model(tmp_path_factory.mktemp("tiny-rm"), seed=0)
+
+
 def _spec_for(name: str, request: pytest.FixtureRequest) -> dict[str, Any]:
     spec = dict(CASES[name].spec)
     if name in JUDGES:
@@ -251,6 +303,8 @@ def _spec_for(name: str, request: pytest.FixtureRequest) -> dict[str, Any]:
         }
     if name == "likelihood":
         spec["model"] = str(request.getfixturevalue("tiny_model"))
+    if name == "reward_model":
+        spec["model"] = str(request.getfixturevalue("tiny_reward_model"))
     return spec
 
 
