@@ -19,7 +19,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(CORE): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[report]'
 	touch $@
 
 # The dev extra includes the core install, so it stands for both.
@@ -43,6 +43,7 @@ $(DEV): pyproject.toml | $(BIN)/python
 demo: $(CORE)
 	$(BIN)/rewardsmith score examples/math_grpo.jsonl --reward examples/math_pipeline.yaml \
 		-o examples/out/math_grpo.scored.jsonl --advantage grpo
+	$(BIN)/rewardsmith report examples/out/math_grpo.scored.jsonl -o examples/out/report.html
 
 test: $(DEV)
 	$(BIN)/ruff check src tests bench examples

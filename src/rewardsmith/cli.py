@@ -246,6 +246,50 @@ def _run(
     raise typer.Exit(1 if any(counts.get(status) for status in failing) else 0)
 
 
+@app.command("report")
+def report_command(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(help="Scored JSONL files (`rewardsmith score` outputs), in step order."),
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The HTML report to write.")],
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report's numbers as JSON here.")
+    ] = None,
+) -> None:
+    """Write a reward-health report (one self-contained HTML page) for scored files."""
+    from rewardsmith.report.health import report_numbers
+
+    try:
+        from rewardsmith.report.html import render
+    except ImportError as exc:
+        _fail(f"report: needs matplotlib ({exc}): pip install 'rewardsmith[report]'")
+
+    steps = []
+    for path in inputs:
+        if not path.is_file():
+            _fail(f"{path}: no such file")
+        rows = []
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                _fail(f"{path}:{number}: not a JSON line")
+            if not isinstance(row, dict):
+                _fail(f"{path}:{number}: expected a JSON object (a scored sample)")
+            rows.append(row)
+        if not rows:
+            _fail(f"{path}: no scored samples")
+        steps.append(rows)
+    numbers = report_numbers(steps, [str(path) for path in inputs])
+    output.write_text(render(numbers), encoding="utf-8")
+    if json_path is not None:
+        json_path.write_text(json.dumps(numbers, indent=1))
+    console.print(f"report: {escape(str(output))}", highlight=False)
+
+
 @app.command("probe-judge")
 def probe_judge(
     reward: Annotated[

@@ -73,7 +73,7 @@ def test_demo_installs_the_core_then_test_adds_the_dev_extra(project):
     assert installs(make(project, "demo")) == [
         "venv .venv",
         "pip install --quiet --upgrade pip",
-        "pip install --quiet -e .",
+        "pip install --quiet -e .[report]",
     ]
     assert installs(make(project, "demo")) == []
     assert installs(make(project, "test")) == DEV_INSTALL
@@ -86,5 +86,5 @@ def test_test_first_covers_the_demo(project):
     assert installs(make(project, "demo")) == []
     # changed requirements: installed again
     os.utime(project / "pyproject.toml", (1e10, 1e10))
-    assert installs(make(project, "demo")) == ["pip install --quiet -e ."]
+    assert installs(make(project, "demo")) == ["pip install --quiet -e .[report]"]
     assert installs(make(project, "test")) == DEV_INSTALL
