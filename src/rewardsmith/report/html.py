@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import io
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -71,7 +72,7 @@ def render(numbers: Mapping[str, Any]) -> str:
                 _figure(_drift, numbers["drift"]),
             )
         )
-    files = ", ".join(html.escape(name) for name in numbers["files"])
+    files = ", ".join(html.escape(Path(name).name) for name in numbers["files"])
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>rewardsmith reward health</title><style>{STYLE}</style></head><body>"
