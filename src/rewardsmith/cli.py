@@ -376,6 +376,14 @@ def serve(
             help="With --group-size: 'group' (group_id, else prompt), 'prompt' or 'meta.<field>'."
         ),
     ] = "group",
+    health: Annotated[
+        bool,
+        typer.Option(
+            "--health",
+            help="Record reward-health signals per training step (in the reward's state "
+            "store) and export them on /metrics as rewardsmith_health.",
+        ),
+    ] = False,
 ) -> None:
     """Serve a reward over HTTP: OpenRLHF's /get_reward, /v1/score, /step, probes and
     /metrics."""
@@ -398,6 +406,7 @@ def serve(
             deadline_seconds,
             token_env,
             gather,
+            health,
         )
     except ValueError as exc:  # a ConfigError, a token variable that is not set, bad gathering
         _fail(str(exc))

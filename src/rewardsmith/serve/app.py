@@ -28,6 +28,8 @@ from rewardsmith.adapters.gather import Gatherer
 from rewardsmith.adapters.openrlhf import ascore_openrlhf_with_scores
 from rewardsmith.core.lifecycle import die_with_parent
 from rewardsmith.core.pipeline import Reward
+from rewardsmith.core.types import Score
+from rewardsmith.report import monitor
 from rewardsmith.serve import errors
 from rewardsmith.serve.auth import BearerAuthMiddleware
 from rewardsmith.serve.body import read_json
@@ -120,7 +122,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         reward = slot.get()
         body = await read_json(request, GetRewardRequest)
         step = steps.resolve(body.step, request.headers)
-        work = _openrlhf(reward, body, step, gatherer, metrics)
+        work = _openrlhf(reward, body, step, gatherer, metrics, settings.health)
         return await deadline_of(request.scope).run(scoring.run(work))
 
     @scoring_endpoint("/v1/score", ScoreRequest, ScoreResponse, "Score a batch of samples")
@@ -134,7 +136,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         reward = slot.get()
         body = await read_json(request, ScoreRequest)
         step = steps.resolve(body.step, request.headers)
-        work = _native(reward, body, step, gatherer, metrics)
+        work = _native(reward, body, step, gatherer, metrics, settings.health)
         return await deadline_of(request.scope).run(scoring.run(work))
 
     @app.post(
@@ -198,12 +200,19 @@ async def _openrlhf(
     step: int | None,
     gatherer: Gatherer | None,
     metrics: Metrics,
+    health: bool = False,
 ) -> Response:
     """Score an OpenRLHF batch and render the answer (on the scoring loop)."""
     answer, scores = await ascore_openrlhf_with_scores(
         reward, body.query, body.prompts, body.labels, step=step, gatherer=gatherer
     )
     metrics.observe_scores(scores)
+    if health:
+        responses = [
+            q[len(p) :] if q.startswith(p) else q
+            for q, p in zip(body.query, body.prompts, strict=False)
+        ]
+        _record_health(reward, metrics, responses, list(body.prompts), step or 0, scores)
     return _rendered(GetRewardResponse.model_validate(answer))
 
 
@@ -213,6 +222,7 @@ async def _native(
     step: int | None,
     gatherer: Gatherer | None,
     metrics: Metrics,
+    health: bool = False,
 ) -> Response:
     """Score a native batch and render the answer (on the scoring loop)."""
     samples = body.samples
@@ -224,7 +234,26 @@ async def _native(
         reward.ascore(samples) if gatherer is None else gatherer.ascore(reward, samples)
     )
     metrics.observe_scores(scores)
+    if health:
+        groups = [s.group_id or s.prompt_text for s in samples]
+        step_seen = max((s.step for s in samples), default=0)
+        _record_health(reward, metrics, [s.completion for s in samples], groups, step_seen, scores)
     return _rendered(ScoreResponse(scores=[ScoreOut.of(score) for score in scores]))
+
+
+def _record_health(
+    reward: Reward,
+    metrics: Metrics,
+    completions: list[str],
+    groups: list[str],
+    step: int,
+    scores: list[Score],
+) -> None:
+    """Add the batch to its step's health counts in the reward's state store, and export
+    the step's signals (report/monitor.py)."""
+    counts = monitor.batch_counts(completions, groups, scores, reward.root.name)
+    current = monitor.record(reward.context.store(), reward.root.name, step, counts)
+    metrics.observe_health(step, monitor.signals(current))
 
 
 def _stepped(sample: SampleIn, step: int) -> SampleIn:

@@ -33,7 +33,8 @@ TOKEN_ENV = "REWARDSMITH_LOCAL_SERVER_TOKEN"
 
 class LocalServer:
     """`rewardsmith serve --reward REWARD` on 127.0.0.1; `options` are more CLI options
-    (`{"max_queue": 2}` becomes `--max-queue 2`); with `token`, bearer auth is on."""
+    (`{"max_queue": 2}` becomes `--max-queue 2`, `{"health": True}` the switch
+    `--health`); with `token`, bearer auth is on."""
 
     def __init__(
         self,
@@ -66,7 +67,11 @@ class LocalServer:
             str(self.workers),
         ]
         for name, value in self.options.items():
-            command += [f"--{name.replace('_', '-')}", str(value)]
+            flag = f"--{name.replace('_', '-')}"
+            if value is True:  # a switch
+                command.append(flag)
+            else:
+                command += [flag, str(value)]
         env = dict(os.environ)
         if self.token is not None:
             command += ["--token-env", TOKEN_ENV]

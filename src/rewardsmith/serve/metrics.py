@@ -83,6 +83,21 @@ class Metrics:
             registry=owner,
             multiprocess_mode="livesum",
         )
+        self.health = Gauge(
+            "rewardsmith_health",
+            "Reward-health signals of the latest training step seen (with --health): "
+            "mean_length, error_rate, timeout_rate, hostile_rate, repeated_share, "
+            "zero_variance_share, format_rate, and each component's share.",
+            ["signal", "component"],
+            registry=owner,
+            multiprocess_mode="mostrecent",
+        )
+        self.health_step = Gauge(
+            "rewardsmith_health_step",
+            "The training step the rewardsmith_health signals are of.",
+            registry=owner,
+            multiprocess_mode="mostrecent",
+        )
         self.queue_depth.set(0)
         self.in_flight.set(0)
 
@@ -92,6 +107,13 @@ class Metrics:
             self.samples.labels(str(score.status)).inc()
             for name, value in score.components.items():
                 self.rewards.labels(name).observe(value)
+
+    def observe_health(self, step: int, signals: dict[str, float]) -> None:
+        """Set the health gauges to one step's signals (report/monitor.py)."""
+        self.health_step.set(step)
+        for name, value in signals.items():
+            signal, _, component = name.partition(":")
+            self.health.labels("component_share" if component else signal, component).set(value)
 
     def exposition(self) -> bytes:
         """The Prometheus text format of all workers' metrics."""

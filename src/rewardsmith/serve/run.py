@@ -37,6 +37,7 @@ def serve(
     deadline_seconds: float = 60.0,
     token_env: str | None = None,
     gather: GatherSettings | None = None,
+    health: bool = False,
 ) -> None:
     """Serve `reward` until stopped. Raises ConfigError or ValueError for bad settings.
 
@@ -55,6 +56,7 @@ def serve(
         deadline_seconds=deadline_seconds,
         token_env=token_env,
         launcher=os.getpid(),
+        health=health,
     )
     settings.token()
     load_reward(reward, workers=1).close()

@@ -38,6 +38,11 @@ class ServerSettings(BaseModel):
     shared_dir: str | None = Field(
         default=None, description="a directory all workers share (the step set by POST /step)"
     )
+    health: bool = Field(
+        default=False,
+        description="record reward-health signals per training step in the reward's state "
+        "store and export them as rewardsmith_health gauges (report/monitor.py)",
+    )
 
     def token(self) -> str | None:
         """The bearer token clients must send, or None when auth is off."""
