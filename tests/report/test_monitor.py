@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -164,3 +165,17 @@ def test_the_alerts_fire_on_drift_and_stay_quiet_otherwise(tmp_path):
     done = subprocess.run([PROMTOOL or "promtool", "test", "rules", str(tests)],
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_simulated_run_flags_the_length_hack_then_the_hedging(tmp_path):
+    """bench/health_simulation.py: padding from step 5, hedging from step 12."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "health_simulation.py"), "--report", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "CompletionLengthDrift: fires at step 8" in done.stdout
+    assert "HostileCompletionsRising: fires at step 13" in done.stdout
+    assert "WithinGroupVarianceCollapse: never fires" in done.stdout
+    page = (tmp_path / "report.html").read_text()
+    assert "<h2>Drift over steps</h2>" in page and "step20.jsonl" in page
