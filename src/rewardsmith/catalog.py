@@ -37,6 +37,11 @@ EXAMPLE_VALUES: dict[str, Any] = {
     "model": "path/to/local/model",
     "function": "rewards:concise",  # examples/custom/rewards.py, beside the reward file
 }
+# kinds whose minimal node needs one of several optional settings
+EXAMPLE_CHOICES: dict[str, dict[str, Any]] = {
+    "reward_model": {"url": "http://127.0.0.1:8000", "protocol": "vllm_classify"},
+    "self_certainty": {"vocab_size": 32000},
+}
 
 
 def family(cls: type[Component]) -> str:
@@ -88,7 +93,7 @@ def example(kind: str) -> dict[str, Any]:
             annotation = str(field.annotation)
             default = PARTS if annotation.startswith("list[") else PART
             node[name] = EXAMPLE_VALUES.get(name, default)
-    return node
+    return {**node, **EXAMPLE_CHOICES.get(kind, {})}
 
 
 def reward_file_schema() -> dict[str, Any]:

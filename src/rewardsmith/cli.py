@@ -113,6 +113,14 @@ def score(
             "completion token, the step's reward on its last token; needs token_offsets)."
         ),
     ] = "step",
+    timings: Annotated[
+        bool,
+        typer.Option(
+            "--timings",
+            help="Also write `seconds`: the time each sample's own checks took (where its "
+            "components check samples one at a time), for the report's slowest samples.",
+        ),
+    ] = False,
     state: Annotated[
         str | None,
         typer.Option(
@@ -186,6 +194,7 @@ def score(
             advantage,
             dense_format,
             describe_store(url, fresh),
+            timings,
         )
 
 
@@ -201,6 +210,7 @@ def _run(
     advantage: str | None,
     dense_format: str,
     store: str,
+    timings: bool = False,
 ) -> None:
     """Score, write, summarise, and exit with the status the docstring promises."""
     to_stdout = output == "-"
@@ -214,7 +224,7 @@ def _run(
     start = time.perf_counter()
     interrupted = False
     with scorer, _output(output) as out:
-        run = Run(lines, out, summary, Problems(), advantage, dense_format)
+        run = Run(lines, out, summary, Problems(), advantage, dense_format, timings)
         try:
             run.score(scorer, batch_size, errors)
         except KeyboardInterrupt:

@@ -94,6 +94,7 @@ class Run:
     problems: Problems
     advantage: str | None = None
     dense_format: str = "step"
+    timings: bool = False  # write each sample's `seconds`
     written: int = 0
     scored: dict[int, Score] = field(default_factory=dict)
     _writing: bool = False
@@ -170,7 +171,7 @@ class Run:
                 break
             record = line.record
             if line.sample is not None:
-                record = {**record, **_scored_fields(self.scored[self.written])}
+                record = {**record, **_scored_fields(self.scored[self.written], self.timings)}
             _write_line(self.out, record)
             self.written += 1
         self.out.flush()
@@ -241,7 +242,7 @@ def _write_line(out: TextIO, record: dict[str, Any]) -> None:
         out.write(json.dumps(record) + "\n")
 
 
-def _scored_fields(score: Score) -> dict[str, Any]:
+def _scored_fields(score: Score, timings: bool = False) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "reward": score.value,
         "components": score.components,
@@ -252,4 +253,6 @@ def _scored_fields(score: Score) -> dict[str, Any]:
         fields["advantage"] = score.advantage
     if score.dense is not None:
         fields["dense"] = [asdict(span) for span in score.dense]
+    if timings and score.seconds is not None:
+        fields["seconds"] = round(score.seconds, 6)
     return fields

@@ -134,3 +134,24 @@ def test_cli_refuses_bad_input_naming_the_line(tmp_path, content, message):
     done = subprocess.run([str(CLI), "report", str(path), "-o", str(tmp_path / "r.html")],
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 2 and message in done.stderr
+
+
+def test_the_slowest_samples_are_listed_longest_first():
+    rows = [dict(row("a", 1.0, "quick"), seconds=0.01), dict(row("a", 0.0, "slow"), seconds=2.5),
+            row("b", 1.0, "untimed")]  # fmt: skip
+    slowest = step_health(rows)["slowest"]
+    assert [entry["completion"] for entry in slowest] == ["slow", "quick"]
+    assert slowest[0]["seconds"] == 2.5
+
+
+def test_scored_lines_carry_each_samples_check_time(tmp_path):
+    scored = tmp_path / "scored.jsonl"
+    done = subprocess.run(
+        [str(CLI), "score", str(Path(__file__).resolve().parents[2] / "examples" / "ifeval"
+                                / "group.jsonl"),
+         "--reward", "ifeval", "-o", str(scored), "--timings"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr
+    seconds = [json.loads(line)["seconds"] for line in scored.read_text().splitlines()]
+    assert len(seconds) == 7 and all(isinstance(v, float) and v > 0 for v in seconds)

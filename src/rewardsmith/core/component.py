@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -143,10 +144,14 @@ class SampleComponent(Component):
         """Score one sample. Raise InvalidSample for input it cannot use."""
 
     def score_batch(self, groups: list[Group]) -> list[list[Score]]:
-        return [
-            [guarded(self.fallback, self.score_sample, sample) for sample in group.samples]
-            for group in groups
-        ]
+        return [[self._timed(sample) for sample in group.samples] for group in groups]
+
+    def _timed(self, sample: Sample) -> Score:
+        """The sample's Score, with the seconds its check took."""
+        started = time.perf_counter()
+        score = guarded(self.fallback, self.score_sample, sample)
+        score.seconds = time.perf_counter() - started
+        return score
 
 
 def guarded(fallback: float, check: Callable[..., T], *args: Any) -> T | Score:

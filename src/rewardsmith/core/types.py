@@ -134,6 +134,9 @@ class Score:
     info: dict[str, Any] = field(default_factory=dict)
     dense: list[DenseReward] | None = None
     advantage: float | None = None
+    # seconds this sample's own checks took, where its components time them one sample at
+    # a time (not a batched check's share); not part of the verdict, so not compared
+    seconds: float | None = field(default=None, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -141,10 +144,13 @@ class Score:
 
     def absorb(self, part: Score) -> None:
         """Keep a part this score was built from visible: its components and info are
-        added here, and its status counts (the worse of the two is kept)."""
+        added here, its status counts (the worse of the two is kept), and its checks' time
+        is added to this one's."""
         self.components.update(part.components)
         self.info.update(part.info)
         self.status = Status.worst([self.status, part.status])
+        if part.seconds is not None:
+            self.seconds = (self.seconds or 0.0) + part.seconds
 
     @classmethod
     def failed(cls, status: Status, fallback: float, reason: str, code: str = "") -> Score:

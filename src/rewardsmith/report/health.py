@@ -11,7 +11,8 @@ vectors scaled to unit length, then half the Euclidean distance between them, in
 [0, 1] (0: the same ordering and spacing, 1: opposite); with a `label` field, each
 component audited against it as a verifier (false-positive and false-negative rates
 with Wilson intervals, and examples); and the share of identical completions within
-groups. Across steps: the drift of each of these.
+groups; the slowest samples (their checks' `seconds`). Across steps: the drift of each
+of these.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from rewardsmith.report.reasons import reasons
 
 TOP_REASONS = 8
 EXAMPLES = 3
+SLOWEST = 10
 Z_95 = 1.959964
 
 
@@ -75,6 +77,7 @@ def step_health(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             for a, b in combinations(names, 2)
         },
         "label_audit": _label_audit(scored, matrix),
+        "slowest": _slowest(rows),
         "length_reward": {"length": lengths.tolist(), "reward": rewards.tolist()},
     }
 
@@ -211,6 +214,18 @@ def _label_audit(rows: Sequence[Mapping[str, Any]], matrix: Mapping[str, np.ndar
             "false_negative_examples": _examples(rows, false_neg),
         }
     return audit
+
+
+def _slowest(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The samples whose checks took longest (`seconds`, written where components time
+    each sample's check), longest first."""
+    timed = [row for row in rows if isinstance(row.get("seconds"), int | float)]
+    timed.sort(key=lambda row: -float(row["seconds"]))
+    return [
+        {"seconds": float(row["seconds"]), "reward": row.get("reward"),
+         "status": row.get("status", "ok"), "completion": str(row.get("completion", ""))[:200]}
+        for row in timed[:SLOWEST]
+    ]  # fmt: skip
 
 
 def _examples(rows: Sequence[Mapping[str, Any]], indices: Iterable[int]) -> list[str]:

@@ -64,6 +64,14 @@ def render(numbers: Mapping[str, Any]) -> str:
                 _audit_table(last["label_audit"]),
             )
         )
+    if last["slowest"]:
+        sections.append(
+            _section(
+                "Slowest samples",
+                "The samples whose checks took longest (last step), longest first.",
+                _slowest_table(last["slowest"]),
+            )
+        )
     if len(steps) > 1:
         sections.append(
             _section(
@@ -190,6 +198,19 @@ def _audit_table(audit: Mapping[str, Any]) -> str:
     return (
         "<table><tr><th>component</th><th>false positives</th><th>false negatives</th>"
         f"<th>false-positive examples</th></tr>{''.join(rows)}</table>"
+    )
+
+
+def _slowest_table(slowest: list[Mapping[str, Any]]) -> str:
+    rows = "".join(
+        f"<tr><td>{entry['seconds']:.3f}</td><td>{_number(entry['reward'])}</td>"
+        f"<td>{html.escape(str(entry['status']))}</td>"
+        f"<td style='text-align:left'>{html.escape(entry['completion'][:120])}</td></tr>"
+        for entry in slowest
+    )
+    return (
+        "<table><tr><th>seconds</th><th>reward</th><th>status</th><th>completion</th></tr>"
+        f"{rows}</table>"
     )
 
 
