@@ -6,10 +6,10 @@ about 200 characters a step ("Let me double-check." padding, a length hack), and
 step 12 a growing share of them hedge ("The answer is 12 or 13.", a shotgun the reward
 refuses). Each step's counts go through report/monitor.py exactly as `rewardsmith serve
 --health` records them; the alert conditions of deploy/prometheus/rewardsmith-alerts.yml
-are then read step by step, a step standing for 5 minutes (so `offset 30m` is 6 steps
-back and `for: 10m` two steps held). It prints each step's signals and the step at which
-each alert first fires, and with `--report DIR` writes the steps' scored files and their
-reward-health report there.
+are then read step by step (report/alerts.py: a step stands for 5 minutes, so `offset
+30m` is 6 steps back and `for: 10m` two steps held). It prints each step's signals and
+the step at which each alert first fires, and with `--report DIR` writes the steps'
+scored files and their reward-health report there.
 
     python bench/health_simulation.py [--report DIR]
 """
@@ -24,13 +24,10 @@ import sys
 from pathlib import Path
 
 from rewardsmith import Reward
-from rewardsmith.report import monitor
+from rewardsmith.report import alerts, monitor
 from rewardsmith.state.memory import MemoryStore
 
 STEPS, PROMPTS, ROLLOUTS = 20, 8, 8
-STEP_MINUTES = 5
-LOOKBACK = 30 // STEP_MINUTES  # `offset 30m`
-HELD = 10 // STEP_MINUTES  # `for: 10m`
 
 
 def rollout(rng: random.Random, answer: int, step: int) -> str:
@@ -65,7 +62,7 @@ def run(report_dir: Path | None) -> None:
             counts = monitor.batch_counts(texts, groups, scores, "math")
             signals = monitor.signals(monitor.record(store, "math", step, counts))
             history.append(signals)
-            for name in firing(history):
+            for name in alerts.firing(history):
                 fired.setdefault(name, step)
             print(
                 f"step {step:2d}: length {signals['mean_length']:6.0f}  hostile "
@@ -87,41 +84,6 @@ def run(report_dir: Path | None) -> None:
         cli = Path(sys.executable).with_name("rewardsmith")
         page = report_dir / "report.html"
         subprocess.run([str(cli), "report", *files, "-o", str(page)], check=True)
-
-
-def firing(history: list[dict[str, float]]) -> list[str]:
-    """The alerts whose condition has held for HELD steps now (the rules' `for`)."""
-
-    def holds(condition, steps: int) -> bool:
-        return len(history) >= steps and all(condition(len(history) - 1 - k) for k in range(steps))
-
-    def back(index: int, signal: str) -> float | None:
-        earlier = index - LOOKBACK
-        return history[earlier][signal] if earlier >= 0 else None
-
-    def length_drift(i: int) -> bool:
-        then = back(i, "mean_length")
-        return then is not None and history[i]["mean_length"] > 1.5 * then
-
-    def hostile_rising(i: int) -> bool:
-        then = back(i, "hostile_rate")
-        rate = history[i]["hostile_rate"]
-        return then is not None and rate > 0.1 and rate > 2 * then
-
-    names = []
-    if holds(length_drift, HELD):
-        names.append("CompletionLengthDrift")
-    if holds(hostile_rising, 1):  # `for: 5m`
-        names.append("HostileCompletionsRising")
-    if holds(lambda i: history[i]["zero_variance_share"] > 0.5, HELD):
-        names.append("WithinGroupVarianceCollapse")
-    if holds(lambda i: history[i]["error_rate"] > 0.05, 1):
-        names.append("RewardErrorsSpike")
-    shares = [lambda i, k=k: history[i].get(k, 0.0) > 0.8 for k in history[-1]
-              if k.startswith(monitor.COMPONENT)]  # fmt: skip
-    if any(holds(share, HELD) for share in shares):
-        names.append("RewardComponentDominates")
-    return names
 
 
 def main() -> None:

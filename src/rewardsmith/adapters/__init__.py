@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from rewardsmith.api import default_workers, load_reward
 from rewardsmith.core.config import ConfigError
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.core.types import Score, Status
+from rewardsmith.report.alerts import HealthWatch
 from rewardsmith.state import StateStore
 
 ENV_REWARD = "REWARDSMITH_REWARD"
@@ -144,7 +146,9 @@ def score_items(reward: Reward, items: Sequence[Item]) -> list[Score]:
     """One Score per item: the samples are scored in one batch; each `Unscorable` gets
     status `invalid`, the reward's fallback and its reason in `info.error`."""
     samples = [item for item in items if not isinstance(item, Unscorable)]
-    return _merge(reward, items, reward.score(samples) if samples else [])
+    return _merge(
+        reward, items, _watched(reward, samples, reward.score(samples) if samples else [])
+    )
 
 
 async def ascore_items(
@@ -156,8 +160,9 @@ async def ascore_items(
     if not samples:
         return _merge(reward, items, [])
     if gatherer is None:
-        return _merge(reward, items, await reward.ascore(samples))
-    return _merge(reward, items, await gatherer.ascore(reward, samples))
+        return _merge(reward, items, _watched(reward, samples, await reward.ascore(samples)))
+    scores = await gatherer.ascore(reward, samples)
+    return _merge(reward, items, _watched(reward, samples, scores))
 
 
 def env_step() -> int | None:
@@ -181,6 +186,31 @@ def with_step(items: Sequence[Item], step: int | None) -> list[Item]:
         else {**item, "meta": {**item.get("meta", {}), "step": step}}
         for item in items
     ]
+
+
+_WATCHES: weakref.WeakKeyDictionary[Reward, HealthWatch] = weakref.WeakKeyDictionary()
+_WATCHES_LOCK = threading.Lock()
+
+
+def _watched(
+    reward: Reward, samples: Sequence[Mapping[str, Any]], scores: list[Score]
+) -> list[Score]:
+    """`scores`, after the batch joins its step's reward-health counts in this process,
+    so that a reward-health alert that starts firing is logged as a warning in the
+    trainer's log (report/alerts.py; $REWARDSMITH_HEALTH_WARNINGS=0 turns that off)."""
+    with _WATCHES_LOCK:
+        watch = _WATCHES.setdefault(reward, HealthWatch(reward.root.name))
+        step = max((_step_of(sample) for sample in samples), default=0)
+        completions = [str(s.get("completion", "")) for s in samples]
+        groups = [str(s.get("group_id") or s.get("prompt", "")) for s in samples]
+        watch.observe(step, completions, groups, scores)
+    return scores
+
+
+def _step_of(sample: Mapping[str, Any]) -> int:
+    meta = sample.get("meta")
+    step = meta.get("step", 0) if isinstance(meta, Mapping) else 0
+    return int(step) if isinstance(step, int) or (isinstance(step, str) and step.isdigit()) else 0
 
 
 def _merge(reward: Reward, items: Sequence[Item], scores: list[Score]) -> list[Score]:
