@@ -42,7 +42,7 @@ $(DEV): pyproject.toml | $(BIN)/python
 
 demo: $(CORE)
 	$(BIN)/rewardsmith score examples/math_grpo.jsonl --reward examples/math_pipeline.yaml \
-		-o examples/out/math_grpo.scored.jsonl --advantage grpo
+		-o examples/out/math_grpo.scored.jsonl --advantage grpo --timings
 	$(BIN)/rewardsmith report examples/out/math_grpo.scored.jsonl -o examples/out/report.html
 
 test: $(DEV)

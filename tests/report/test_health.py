@@ -155,3 +155,23 @@ def test_scored_lines_carry_each_samples_check_time(tmp_path):
     assert done.returncode in (0, 1), done.stderr
     seconds = [json.loads(line)["seconds"] for line in scored.read_text().splitlines()]
     assert len(seconds) == 7 and all(isinstance(v, float) and v > 0 for v in seconds)
+
+
+def test_math_lines_carry_their_reading_and_pool_time(tmp_path):
+    """`math` checks samples in batches: each line's time is its own reading plus its
+    check in the worker pool, from submission to outcome."""
+    scored = tmp_path / "scored.jsonl"
+    root = Path(__file__).resolve().parents[2]
+    batch, pipeline = (
+        root / "examples" / "math_grpo.jsonl",
+        root / "examples" / "math_pipeline.yaml",
+    )
+    command = [str(CLI), "score", str(batch), "--reward", str(pipeline), "-o", str(scored)]
+    command.append("--timings")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode in (0, 1), done.stderr
+    seconds = [json.loads(line).get("seconds") for line in scored.read_text().splitlines()]
+    assert len(seconds) == 48 and all(isinstance(v, float) and v > 0 for v in seconds)
+    page = tmp_path / "report.html"
+    subprocess.run([str(CLI), "report", str(scored), "-o", str(page)], check=True, timeout=300)
+    assert "<h2>Slowest samples</h2>" in page.read_text()

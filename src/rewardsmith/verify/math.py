@@ -24,6 +24,8 @@ entries and bytes (`core.cache`), and items over 64 KB are not cached.
 from __future__ import annotations
 
 import contextlib
+import math
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, InvalidStateError
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -119,6 +121,17 @@ Key = tuple[str, str] | tuple[tuple[Part, ...], tuple[Part, ...], bool]
 class _Pending:
     key: Key
     info: dict[str, Any]
+    local: float = 0.0  # seconds the sample's local reading took
+    # the batch's pool checks: key -> [submitted, done] (perf_counter; done NaN until done)
+    pooled: dict[Key, list[float]] | None = None
+
+
+def _pool_seconds(item: _Pending) -> float:
+    """How long the pool took over the item's check, from submission to its outcome."""
+    submitted, done = (item.pooled or {}).get(item.key, [math.nan, math.nan])
+    if math.isnan(submitted):
+        return 0.0
+    return (time.perf_counter() if math.isnan(done) else done) - submitted
 
 
 @dataclass(frozen=True)
@@ -229,10 +242,17 @@ class MathVerifier(PooledComponent[list[list[Score | _Pending]], Key]):
 
     def plan(self, groups: list[Group]) -> list[list[Score | _Pending]]:
         """Each sample judged locally on its own: what it raises fails only that sample."""
-        return [
-            [guarded(self.fallback, self._judge_locally, sample) for sample in group.samples]
-            for group in groups
-        ]
+        return [[self._timed_locally(sample) for sample in group.samples] for group in groups]
+
+    def _timed_locally(self, sample: Sample) -> Score | _Pending:
+        """The local judgment, with the seconds it took (Score.seconds, _Pending.local)."""
+        started = time.perf_counter()
+        judged = guarded(self.fallback, self._judge_locally, sample)
+        if isinstance(judged, Score):
+            judged.seconds = time.perf_counter() - started
+        else:
+            judged.local = time.perf_counter() - started
+        return judged
 
     def _judge_locally(self, sample: Sample) -> Score | _Pending:
         gold = Gold(
@@ -270,16 +290,23 @@ class MathVerifier(PooledComponent[list[list[Score | _Pending]], Key]):
 
     def submit(self, plan: list[list[Score | _Pending]]) -> dict[Key, Future]:
         futures: dict[Key, Future] = {}
+        timing: dict[Key, list[float]] = {}
         for row in plan:
             for item in row:
+                if isinstance(item, _Pending):
+                    item.pooled = timing
                 if isinstance(item, _Pending) and item.key not in futures:
                     check = (
                         symbolic_equal
                         if len(item.key) == 2
                         else partial(parts_equal, rel_tol=self.params.scientific_rel_tol)
                     )
+                    timing[item.key] = entry = [time.perf_counter(), math.nan]
                     futures[item.key] = _retrying(
                         self.pool, check, item.key, self.params.timeout, self.params.retry_timeout
+                    )
+                    futures[item.key].add_done_callback(
+                        lambda _, entry=entry: entry.__setitem__(1, time.perf_counter())
                     )
         return futures
 
@@ -305,6 +332,7 @@ class MathVerifier(PooledComponent[list[list[Score | _Pending]], Key]):
                     resolved.append(
                         Score(self.fallback, status, info={**item.info, "error": result})
                     )
+                resolved[-1].seconds = item.local + _pool_seconds(item)
             scores.append(resolved)
         return scores
 
