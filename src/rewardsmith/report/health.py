@@ -174,13 +174,10 @@ def _format_rate(matrix: Mapping[str, np.ndarray]) -> float | None:
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
-    order = values.argsort(kind="mergesort")
-    ranks = np.empty(len(values))
-    ranks[order] = np.arange(len(values))
-    for value in np.unique(values):  # ties share their average rank
-        tied = values == value
-        ranks[tied] = ranks[tied].mean()
-    return ranks
+    """0-based ranks, tied values sharing their average rank (one sort)."""
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    first = np.cumsum(counts) - counts  # the rank of each distinct value's first copy
+    return (first + (counts - 1) / 2)[inverse]
 
 
 def _standardised(values: np.ndarray, groups: Mapping[str, list[int]]) -> np.ndarray:

@@ -112,6 +112,14 @@ def _die_with_parent(libc, parent):
         os._exit(1)
 
 
+def _die_with(parent):
+    """Have the kernel SIGKILL this process when its parent ends, and end now if the
+    parent (`parent`: a pidfd of it, readable once it has ended) has ended already."""
+    LIBC.prctl(PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)
+    if select.select([parent], [], [], 0)[0]:
+        os._exit(1)
+
+
 def _read_only_tree(libc, top):
     """Make every mount at or below `top` read-only, recursively; nested mounts cannot
     undo it (needed in `userns` mode, where binds carry submounts that must be kept)."""
@@ -228,9 +236,7 @@ def _go_on_as_init():
     parent = os.pidfd_open(os.getpid())
     child = os.fork()
     if child == 0:
-        LIBC.prctl(PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)  # with the parent, and if
-        if select.select([parent], [], [], 0)[0]:  # it has ended already, now
-            os._exit(1)
+        _die_with(parent)
         os.close(parent)
         return
     status = os.waitpid(child, 0)[1]
@@ -568,9 +574,7 @@ def _report(kind, pid, number):
 def _start_run(fds):
     """In a run forked from the template: its five pipes on descriptors 0-4 and nothing
     else of the template's; then the same start as a run of its own (`main`)."""
-    LIBC.prctl(PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)  # with the template, and if
-    if select.select([_TEMPLATE], [], [], 0)[0]:  # it has ended already, now
-        os._exit(1)
+    _die_with(_TEMPLATE)
     os.setsid()  # nor can the program signal the template through its process group
     # first above the five targets, so that moving one never overwrites another
     parked = [fcntl.fcntl(fd, fcntl.F_DUPFD, RUN_FDS) for fd in fds]

@@ -39,7 +39,7 @@ import jsonschema
 from rewardsmith.core.component import InvalidSample, Params, SampleComponent, require_reference
 from rewardsmith.core.config import register
 from rewardsmith.core.types import Sample, Score
-from rewardsmith.verify.tool_calls import ToolCall, calls_of_sample, reference_calls
+from rewardsmith.verify.tool_calls import ToolCall, call_key, calls_of_sample, reference_calls
 
 PARTS = ("name", "param_names", "param_values", "schema")  # named components besides
 EXACT_PAIRING_LIMIT = 6  # calls of one tool paired exactly (DP over subsets) up to this
@@ -89,7 +89,7 @@ class ToolCallVerifier(SampleComponent):
             param_values=parts["param_values"],
             schema=1.0 - len(invalid) / len(calls) if calls else 1.0,
             paired=parts["paired"],
-            duplicates=sum(n - 1 for n in Counter(map(_key, calls)).values()),
+            duplicates=sum(n - 1 for n in Counter(map(call_key, calls)).values()),
             correctness=parts["score"] / parts["max"],
         )
         if invalid:
@@ -251,15 +251,11 @@ def same_value(got: Any, want: Any) -> bool:
 
 def _repeated_beyond_gold(gold: Sequence[ToolCall], calls: Sequence[ToolCall]) -> str:
     """The name of a call made (identically) more often than the gold makes it, or ''."""
-    wanted = Counter(map(_key, gold))
-    for key, made in Counter(map(_key, calls)).items():
+    wanted = Counter(map(call_key, gold))
+    for key, made in Counter(map(call_key, calls)).items():
         if made > 1 and made > wanted[key]:
             return key.split("\0", 1)[0]
     return ""
-
-
-def _key(call: ToolCall) -> str:
-    return call.name + "\0" + json.dumps(call.arguments, sort_keys=True, default=str)
 
 
 def _validators(tools: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

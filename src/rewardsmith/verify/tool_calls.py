@@ -32,6 +32,11 @@ class ToolCall:
     arguments: dict[str, Any]
 
 
+def call_key(call: ToolCall) -> str:
+    """What makes two calls the same call: the tool and its arguments, as JSON."""
+    return call.name + "\0" + json.dumps(call.arguments, sort_keys=True, default=str)
+
+
 @dataclass
 class ReadCalls:
     """The calls a completion makes, or why they are malformed (`problem`)."""

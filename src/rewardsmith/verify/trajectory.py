@@ -30,7 +30,7 @@ from rewardsmith.core.component import Component, InvalidSample, Params, guarded
 from rewardsmith.core.config import BuildContext, register
 from rewardsmith.core.types import DenseReward, Group, Sample, Score, regroup
 from rewardsmith.process.steps import SegmentationError, segment
-from rewardsmith.verify.tool_calls import to_call
+from rewardsmith.verify.tool_calls import call_key, to_call
 
 ERROR_STARTS = ("error", "exception", "traceback")
 MAX_MESSAGES = 512
@@ -163,7 +163,7 @@ def _read(sample: Sample) -> list[dict[str, Any]]:
                 if problem:
                     raise InvalidSample(problem)
                 calls.append(call)
-            keys = [call.name + "\0" + json.dumps(call.arguments, sort_keys=True) for call in calls]
+            keys = [call_key(call) for call in calls]
             repeats = sum(key in seen for key in keys)
             seen.update(keys)
             text = message.get("content") or ""
