@@ -5,7 +5,9 @@ Each row scores the same trivial program (`print(1)`) `--runs` times, one after 
 with warm workers, and with one more layer switched off than the row above (the cgroup
 per run, then the file tree, then the PID, IPC and UTS namespaces, then the network
 namespace; a mount namespace always remains); then one bare `python -I -S -c` per run,
-unsandboxed, and one more test in a stdin/stdout suite (a fork, see sandbox/suite.py).
+unsandboxed, one more test in a stdin/stdout suite (a fork, see sandbox/suite.py), and
+the floor of any design that forks a process per run: an idle bare `python -I -S` that
+forks a child per run, which prints and exits with `os._exit` (no isolation, no scorer).
 The rows are measured in turn, `--rounds` times over, so that drifts in the machine's
 load hit them alike. It prints the CPU per run (this process and everything it started,
 from `getrusage`; the median of the rounds and their range), the wall-clock latency per
@@ -99,6 +101,44 @@ def one_more_test(runs: int) -> tuple[float, list[float]]:
     return (cpu_seconds() - before) / runs, latencies
 
 
+# a bare interpreter forking `runs` children that print 1 on a pipe; each run's wall
+# seconds on its stdout
+FORKER = """
+import os, sys, time
+latencies = []  # printed at the end: a child must not inherit unflushed output
+compile("warm = 1", "<warm-up>", "exec")  # as the template does
+for _ in range(int(sys.argv[1])):
+    started = time.perf_counter()
+    read, write = os.pipe()
+    if os.fork() == 0:
+        os.dup2(write, 1)
+        exec(compile("print(1)", "<run>", "exec"), {"__name__": "__main__"})
+        sys.stdout.flush()
+        os._exit(0)
+    os.close(write)
+    assert os.read(read, 16) == b"1\\n"
+    os.close(read)
+    os.wait()
+    latencies.append(time.perf_counter() - started)
+print(*latencies)
+"""
+
+
+def forked_bare(runs: int) -> tuple[float, list[float]]:
+    """The fork floor: CPU per run of the forking interpreter and its children, less
+    what starting that interpreter costs (a bare run, measured just before)."""
+    start_cpu, _ = bare(1)
+    before = cpu_seconds()
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", FORKER, str(runs)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    latencies = [float(line) for line in done.stdout.split()]
+    return (cpu_seconds() - before - start_cpu) / runs, latencies
+
+
 def _check(stdout: bytes) -> None:
     assert stdout == b"1\n"
 
@@ -121,6 +161,7 @@ def main() -> None:
         "  and without the network namespace": lambda n: sandboxed((), False, n),
         "bare `python -I -S`, unsandboxed": bare,
         "one more test in a suite (a fork)": one_more_test,
+        "floor: a fork of an idle bare interpreter": forked_bare,
     }
     cpu: dict[str, list[float]] = {name: [] for name in rows}
     latencies: dict[str, list[float]] = {name: [] for name in rows}

@@ -32,7 +32,9 @@ that child printed, on argv[2]; see suite.py).
 
 import _ctypes
 import _signal
+import atexit
 import fcntl
+import gc
 import marshal
 import os
 import resource
@@ -373,8 +375,6 @@ def _end(namespace, status):
     skipping the interpreter's teardown of its modules and memory (~4 ms per run),
     which nothing the program wrote depends on."""
     _exit_like_python(namespace)
-    import gc
-
     gc.collect()
     try:
         sys.stdout.flush()
@@ -461,7 +461,6 @@ def _import_ahead(program):
     left to the tests, which fail as the program would. Then freeze what is here for the
     garbage collector."""
     import _ast  # (not `ast`, which imports a dozen modules the program would see)
-    import gc
 
     try:
         statements = compile(program, "<solution>", "exec", _ast.PyCF_ONLY_AST).body
@@ -518,8 +517,9 @@ def _template(settings, control):
     global _TEMPLATE
     _TEMPLATE = os.pidfd_open(os.getpid())  # readable once the template has ended
     control.close()
-    import gc
-
+    # the compiler's first use in a process sets up its state (about 1 ms of page
+    # faults); done here once, each run's compile of its program starts warm
+    compile("def warm(up):\n    return [up for _ in up if up]\n", "<warm-up>", "exec")
     gc.freeze()  # a run's collections never walk what it inherited
     requests = _socket.socket(fileno=int(sys.argv[2]))
     waiting = select.poll()
@@ -643,8 +643,6 @@ def _exit_like_python(namespace):
     threading = sys.modules.get("threading")
     if threading is not None:
         threading._shutdown()
-    import atexit
-
     atexit._run_exitfuncs()
     _clear_like_a_module(namespace)
 

@@ -5,22 +5,24 @@ ConnectionError when the run has closed its end."""
 from __future__ import annotations
 
 import os
-import selectors
+import select
 import time
 
 
 def wait_ready(fd: int, event: int, deadline: float) -> None:
-    """Return once `fd` is ready for `event` (selectors.EVENT_READ or EVENT_WRITE)."""
+    """Return once `fd` is ready for `event` (select.POLLIN or POLLOUT), or has been
+    closed at the other end. (`poll`: one system call, where an epoll selector makes
+    and closes a descriptor for every wait.)"""
     remaining = deadline - time.monotonic()
-    with selectors.DefaultSelector() as selector:
-        selector.register(fd, event)
-        if remaining <= 0 or not selector.select(remaining):
-            raise TimeoutError("time limit exceeded")
+    waiting = select.poll()
+    waiting.register(fd, event)
+    if remaining <= 0 or not waiting.poll(remaining * 1000):
+        raise TimeoutError("time limit exceeded")
 
 
 def write_all(fd: int, data: bytes, deadline: float) -> None:
     while data:
-        wait_ready(fd, selectors.EVENT_WRITE, deadline)
+        wait_ready(fd, select.POLLOUT, deadline)
         try:
             data = data[os.write(fd, data) :]
         except BlockingIOError:
@@ -32,7 +34,7 @@ def write_all(fd: int, data: bytes, deadline: float) -> None:
 def read_some(fd: int, size: int, deadline: float) -> bytes:
     """Up to `size` bytes, at least one (ConnectionError at end of file)."""
     while True:
-        wait_ready(fd, selectors.EVENT_READ, deadline)
+        wait_ready(fd, select.POLLIN, deadline)
         try:
             chunk = os.read(fd, size)
         except BlockingIOError:

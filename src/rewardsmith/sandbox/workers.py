@@ -93,18 +93,22 @@ class Worker:
 
 
 class _WarmPool:
-    """Workers started ahead of time, so a run pays for handing over its program only."""
+    """Workers started ahead of time, so a run pays for handing over its program only.
+    Each take asks one of the pool's lasting refill threads for a replacement (a thread
+    started per take cost more than the rest of the take)."""
 
     def __init__(self, limits: Limits, size: int) -> None:
         self.limits = limits
         self.ready: queue.Queue[Worker] = queue.Queue()
-        self.refills: list[threading.Thread] = []
+        self.wanted: queue.SimpleQueue[bool] = queue.SimpleQueue()  # False: stop
         self.closed = False
-        for _ in range(size):
-            self._refill()
+        self.refills = [threading.Thread(target=self._refill, daemon=True) for _ in range(size)]
+        for thread in self.refills:
+            thread.start()
+            self.wanted.put(True)
 
     def take(self) -> Worker:
-        self._refill()
+        self.wanted.put(True)
         while True:
             try:
                 worker = self.ready.get_nowait()
@@ -115,20 +119,20 @@ class _WarmPool:
             worker.finish()
 
     def _refill(self) -> None:
-        self.refills = [thread for thread in self.refills if thread.is_alive()]
-        thread = threading.Thread(target=self._add_worker, daemon=True)
-        thread.start()
-        self.refills.append(thread)
-
-    def _add_worker(self) -> None:
-        worker = Worker(self.limits)
-        if self.closed:
-            worker.finish()
-        else:
-            self.ready.put(worker)
+        while self.wanted.get():
+            try:
+                worker = Worker(self.limits)
+            except Exception:  # a take that finds none starts its own and meets the
+                continue  # error there, with its caller
+            if self.closed:
+                worker.finish()
+            else:
+                self.ready.put(worker)
 
     def close(self) -> None:
         self.closed = True
+        for _ in self.refills:
+            self.wanted.put(False)
         for thread in self.refills:
             thread.join()
         while not self.ready.empty():
