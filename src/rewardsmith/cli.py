@@ -117,8 +117,9 @@ def score(
         bool,
         typer.Option(
             "--timings",
-            help="Also write `seconds`: the time each sample's own checks took (where its "
-            "components check samples one at a time), for the report's slowest samples.",
+            help="Also write `info.seconds`: the time each sample's own checks took (its "
+            "sandbox run, its judge calls, its share of a worker pool), for the report's "
+            "slowest samples.",
         ),
     ] = False,
     state: Annotated[

@@ -94,7 +94,7 @@ class Run:
     problems: Problems
     advantage: str | None = None
     dense_format: str = "step"
-    timings: bool = False  # write each sample's `seconds`
+    timings: bool = False  # write each sample's `info.seconds`
     written: int = 0
     scored: dict[int, Score] = field(default_factory=dict)
     _writing: bool = False
@@ -253,6 +253,6 @@ def _scored_fields(score: Score, timings: bool = False) -> dict[str, Any]:
         fields["advantage"] = score.advantage
     if score.dense is not None:
         fields["dense"] = [asdict(span) for span in score.dense]
-    if timings and score.seconds is not None:
-        fields["seconds"] = round(score.seconds, 6)
+    if timings and score.seconds is not None:  # beside the components' info
+        fields["info"] = {**score.info, "seconds": round(score.seconds, 6)}
     return fields

@@ -67,6 +67,21 @@ def test_retry_after_is_honoured_up_to_the_cap(judge_config, openai_server):
     assert 0.25 <= elapsed < 3
 
 
+def test_each_result_carries_the_time_the_judge_took_on_it(judge_config, openai_server):
+    """`seconds`: its attempts, from sending to the answer; not the backoff between
+    attempts, and 0 when the answer comes from the cache."""
+    openai_server.on("slow", Reply.answer(delay=0.4))
+    openai_server.on("retried", Reply.error(429, retry_after="0.5"), Reply.answer())
+    backend = JudgeBackend(judge_config(backoff_seconds=0.0, max_backoff_seconds=1.0))
+    started = time.perf_counter()
+    slow, quick, retried = ask(backend, "slow", "quick", "retried")
+    elapsed = time.perf_counter() - started
+    assert slow.seconds >= 0.4 and 0 < quick.seconds < slow.seconds
+    assert retried.attempts == 2 and 0 < retried.seconds <= elapsed - 0.5
+    again = ask(backend, "slow")[0]
+    assert again.cached and again.seconds == 0.0
+
+
 def test_persistent_failure_is_an_error_result(judge_config, openai_server):
     openai_server.on("doomed", *[Reply.error(500)] * 3)
     openai_server.on("refused", Reply.error(400))

@@ -167,6 +167,20 @@ def test_failed_gate_skips_the_judge(make_reward, openai_server):
     assert [fenced(b) for b in openai_server.requests] == ["Paris and Lyon"]
 
 
+def test_each_samples_time_is_the_judges_on_its_request(make_reward, openai_server):
+    def slow_on_lyon(body: dict) -> Reply:
+        reply = judge(body)
+        reply.delay = 0.4 if "Lyon" in fenced(body) else 0.0
+        return reply
+
+    openai_server.behaviour = slow_on_lyon
+    slow, quick, gated = make_reward().score(
+        [sample("Paris and Lyon"), sample("Paris"), sample("word " * 31)]
+    )
+    assert slow.seconds >= 0.4 and 0 < quick.seconds < slow.seconds
+    assert gated.seconds is None  # decided without the judge: nothing timed
+
+
 def test_component_gate_skips_the_judge(make_reward, openai_server):
     rubric = {**RUBRIC, "verifiable": [{"name": "right", "check": "component", "value": "qa"}]}
     right, wrong = make_reward(rubric=rubric).score(

@@ -116,6 +116,19 @@ def test_win_rates_follow_the_judges_criteria_and_every_criterion_is_in_info(
     }
 
 
+def test_a_samples_time_is_the_judges_on_the_pairs_it_was_in(make_reward, openai_server):
+    def slow_on_three(body: dict) -> Reply:
+        reply = fair_judge(body)
+        reply.delay = 0.3 if any("quality 3" in text for text in shown(body).values()) else 0.0
+        return reply
+
+    openai_server.behaviour = slow_on_three
+    first, _, third = make_reward().score(group(1, 2, 3))
+    # the third is in four slow requests (two pairs, both orders), the first in two
+    assert third.seconds >= 1.2 and first.seconds >= 0.6
+    assert third.seconds > first.seconds
+
+
 def test_a_fatal_criterion_decides_the_pair_alone(make_reward):
     scores = make_reward().score(group(3, 1, extra={0: "It has a false claim."}))
     assert [s.value for s in scores] == [0.0, 1.0]

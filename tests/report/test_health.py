@@ -137,8 +137,10 @@ def test_cli_refuses_bad_input_naming_the_line(tmp_path, content, message):
 
 
 def test_the_slowest_samples_are_listed_longest_first():
-    rows = [dict(row("a", 1.0, "quick"), seconds=0.01), dict(row("a", 0.0, "slow"), seconds=2.5),
-            row("b", 1.0, "untimed")]  # fmt: skip
+    rows = [dict(row("a", 1.0, "quick"), info={"seconds": 0.01}),
+            dict(row("a", 0.0, "slow"), info={"seconds": 2.5}), row("b", 1.0, "untimed"),
+            dict(row("b", 0.0, "odd"), info={"seconds": "2"}),
+            dict(row("b", 0.0, "odder"), info={"seconds": float("nan")})]  # fmt: skip
     slowest = step_health(rows)["slowest"]
     assert [entry["completion"] for entry in slowest] == ["slow", "quick"]
     assert slowest[0]["seconds"] == 2.5
@@ -153,7 +155,7 @@ def test_scored_lines_carry_each_samples_check_time(tmp_path):
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode in (0, 1), done.stderr
-    seconds = [json.loads(line)["seconds"] for line in scored.read_text().splitlines()]
+    seconds = [json.loads(line)["info"]["seconds"] for line in scored.read_text().splitlines()]
     assert len(seconds) == 7 and all(isinstance(v, float) and v > 0 for v in seconds)
 
 
@@ -170,7 +172,7 @@ def test_math_lines_carry_their_reading_and_pool_time(tmp_path):
     command.append("--timings")
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode in (0, 1), done.stderr
-    seconds = [json.loads(line).get("seconds") for line in scored.read_text().splitlines()]
+    seconds = [json.loads(line)["info"].get("seconds") for line in scored.read_text().splitlines()]
     assert len(seconds) == 48 and all(isinstance(v, float) and v > 0 for v in seconds)
     page = tmp_path / "report.html"
     subprocess.run([str(CLI), "report", str(scored), "-o", str(page)], check=True, timeout=300)

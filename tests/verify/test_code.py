@@ -58,6 +58,19 @@ def test_stdin_stdout(code):
     assert value(code, "print(0.3334)", tolerant).value == 0.0
 
 
+def test_each_sample_carries_the_time_its_run_took(code):
+    """`seconds`: the sample's own check, its sandbox run included (for the report's
+    slowest samples), whatever its verdict."""
+    slow = "import time\ntime.sleep(0.5)\na, b = map(int, input().split())\nprint(a + b)"
+    fast = "a, b = map(int, input().split())\nprint(a + b)"
+    scores = code.score(
+        [{"completion": program, "reference": ADD} for program in (fast, slow, "print(0)")]
+    )
+    assert [score.value for score in scores] == [1.0, 1.0, 0.0]
+    quick, sleepy, wrong = (score.seconds for score in scores)
+    assert sleepy >= 0.5 and 0 < quick < sleepy and wrong > 0
+
+
 def test_only_float_expected_values_admit_a_tolerance(code):
     def stdout(expected: str) -> dict:
         return {"tests": [{"input": "", "output": expected}], "float_tolerance": 1e-6}

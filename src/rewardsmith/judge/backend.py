@@ -136,6 +136,9 @@ class ChatResult:
     completion_tokens: int = 0
     cached: bool = False
     attempts: int = 0
+    # the time the judge took on it: its attempts, from sending to the answer (not the
+    # wait for a free connection, nor the backoff between attempts; 0 when cached)
+    seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -319,38 +322,47 @@ class JudgeBackend:
 
         cfg = self.config
         kwargs = self._create_kwargs(request)
-        attempt = 0
+        attempt, spent = 0, 0.0
         while True:
             attempt += 1
             retry_after: float | None = None
             self.stats.add(calls=1)
             try:
                 async with semaphore:  # the timeout starts once the request is sent
-                    async with asyncio.timeout(cfg.timeout_seconds):
-                        response = await client.chat.completions.create(**kwargs)
+                    sent = time.perf_counter()
+                    try:
+                        async with asyncio.timeout(cfg.timeout_seconds):
+                            response = await client.chat.completions.create(**kwargs)
+                    finally:
+                        spent += time.perf_counter() - sent
             except (TimeoutError, openai.APITimeoutError):
                 status = ChatStatus.TIMEOUT
                 error = f"timed out after {cfg.timeout_seconds:g}s"
             except openai.APIStatusError as exc:
                 status, error = ChatStatus.ERROR, f"HTTP {exc.status_code}: {exc.message}"
                 if exc.status_code not in RETRYABLE_STATUS and exc.status_code < 500:
-                    return ChatResult(None, status, error, attempts=attempt)
+                    result = ChatResult(None, status, error, attempts=attempt)
+                    break
                 retry_after = _retry_after(exc.response.headers)
             except openai.APIConnectionError as exc:
                 status, error = ChatStatus.ERROR, f"connection error: {exc}"
             except openai.OpenAIError as exc:  # e.g. a response body that is not JSON
-                return ChatResult(
-                    None, ChatStatus.ERROR, f"{type(exc).__name__}: {exc}", attempts=attempt
-                )
+                error = f"{type(exc).__name__}: {exc}"
+                result = ChatResult(None, ChatStatus.ERROR, error, attempts=attempt)
+                break
             else:
-                return _read_response(response, attempt)
+                result = _read_response(response, attempt)
+                break
 
             if attempt > cfg.max_retries:
                 if attempt > 1:
                     error = f"{error} (after {attempt} attempts)"
-                return ChatResult(None, status, error, attempts=attempt)
+                result = ChatResult(None, status, error, attempts=attempt)
+                break
             self.stats.add(retries=1)
             await asyncio.sleep(self._delay(attempt, retry_after))
+        result.seconds = spent
+        return result
 
     def _create_kwargs(self, request: ChatRequest) -> dict[str, Any]:
         cfg = self.config

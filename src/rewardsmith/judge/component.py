@@ -131,10 +131,15 @@ def plan_each(
 
     def finish(results: list[ChatResult]) -> list[list[Score]]:
         answers = iter(results)
-        flat = [
-            item if isinstance(item, Score) else guarded(fallback, read, i, next(answers))
-            for i, item in enumerate(prepared)
-        ]
+        flat = []
+        for i, item in enumerate(prepared):
+            if isinstance(item, Score):  # decided without the judge
+                flat.append(item)
+                continue
+            answer = next(answers)
+            score = guarded(fallback, read, i, answer)
+            score.seconds = answer.seconds  # the sample's time is the judge's
+            flat.append(score)
         return regroup(groups, flat)
 
     return JudgePlan(requests, finish)

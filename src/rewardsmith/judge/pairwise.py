@@ -120,7 +120,16 @@ class RubricPairwise(RubricJudgeComponent):
             for job in jobs:
                 if job.requests:
                     self._judge(job, [results[k] for k in job.requests])
-            return [self._group_scores(g, group, jobs, checks[g]) for g, group in enumerate(groups)]
+            scores = [
+                self._group_scores(g, group, jobs, checks[g]) for g, group in enumerate(groups)
+            ]
+            for job in jobs:  # a sample's time: the judge's on the pairs it was in
+                if job.requests:
+                    spent = sum(results[k].seconds for k in job.requests)
+                    for member in (job.i, job.j):
+                        score = scores[job.group][member]
+                        score.seconds = (score.seconds or 0.0) + spent
+            return scores
 
         return JudgePlan(requests, finish)
 

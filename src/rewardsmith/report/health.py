@@ -11,7 +11,7 @@ vectors scaled to unit length, then half the Euclidean distance between them, in
 [0, 1] (0: the same ordering and spacing, 1: opposite); with a `label` field, each
 component audited against it as a verifier (false-positive and false-negative rates
 with Wilson intervals, and examples); and the share of identical completions within
-groups; the slowest samples (their checks' `seconds`). Across steps: the drift of each
+groups; the slowest samples (their checks' `info.seconds`). Across steps: the drift of each
 of these.
 """
 
@@ -213,15 +213,22 @@ def _label_audit(rows: Sequence[Mapping[str, Any]], matrix: Mapping[str, np.ndar
     return audit
 
 
+def _seconds(row: Mapping[str, Any]) -> float | None:
+    """The time the sample's checks took (`info.seconds`, from `score --timings`)."""
+    info = row.get("info")
+    seconds = info.get("seconds") if isinstance(info, Mapping) else None
+    valid = isinstance(seconds, int | float) and not isinstance(seconds, bool)
+    return float(seconds) if valid and math.isfinite(seconds) else None
+
+
 def _slowest(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The samples whose checks took longest (`seconds`, written where components time
-    each sample's check), longest first."""
-    timed = [row for row in rows if isinstance(row.get("seconds"), int | float)]
-    timed.sort(key=lambda row: -float(row["seconds"]))
+    """The samples whose checks took longest, longest first."""
+    timed = [(seconds, row) for row in rows if (seconds := _seconds(row)) is not None]
+    timed.sort(key=lambda pair: -pair[0])
     return [
-        {"seconds": float(row["seconds"]), "reward": row.get("reward"),
+        {"seconds": seconds, "reward": row.get("reward"),
          "status": row.get("status", "ok"), "completion": str(row.get("completion", ""))[:200]}
-        for row in timed[:SLOWEST]
+        for seconds, row in timed[:SLOWEST]
     ]  # fmt: skip
 
 

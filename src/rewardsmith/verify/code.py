@@ -40,13 +40,12 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Any, Literal
 
 from pydantic import Field
 
 from rewardsmith.core.cache import BoundedCache, cached
-from rewardsmith.core.component import InvalidSample, Params, SampleComponent, guarded
+from rewardsmith.core.component import InvalidSample, Params, SampleComponent
 from rewardsmith.core.config import BuildContext, ConfigError, register
 from rewardsmith.core.containment import reason_of
 from rewardsmith.core.types import Group, Sample, Score, regroup
@@ -122,7 +121,7 @@ class CodeVerifier(SampleComponent):
     def score_batch(self, groups: list[Group]) -> list[list[Score]]:
         samples = [sample for group in groups for sample in group.samples]
         with ThreadPoolExecutor(self.params.concurrency or os.cpu_count() or 1) as threads:
-            scores = list(threads.map(partial(guarded, self.fallback, self.score_sample), samples))
+            scores = list(threads.map(self._timed, samples))
         if self.params.mode == "difficulty":
             self._weigh_by_difficulty(scores)
         return regroup(groups, scores)
