@@ -60,7 +60,8 @@ def run(report_dir: Path | None) -> None:
             scores = reward.score(samples)
             texts, groups = [s["completion"] for s in samples], [s["group_id"] for s in samples]
             counts = monitor.batch_counts(texts, groups, scores, "math")
-            signals = monitor.signals(monitor.record(store, "math", step, counts))
+            monitor.record(store, "math", step, counts)
+            signals = monitor.signals(monitor.recorded(store, "math", step))
             history.append(signals)
             for name in alerts.firing(history):
                 fired.setdefault(name, step)

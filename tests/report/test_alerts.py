@@ -8,8 +8,10 @@ import logging
 
 from rewardsmith.adapters import score_items
 from rewardsmith.core.pipeline import Reward
-from rewardsmith.core.types import Score
+from rewardsmith.core.types import Score, Status
+from rewardsmith.report import monitor
 from rewardsmith.report.alerts import HELD, LOOKBACK, HealthWatch, firing
+from rewardsmith.state import SqliteStore
 
 QUIET = {"mean_length": 100.0, "hostile_rate": 0.0, "zero_variance_share": 0.1,
          "error_rate": 0.0, "timeout_rate": 0.0, "component:math": 0.5}  # fmt: skip
@@ -78,3 +80,66 @@ def test_the_adapters_warn_in_the_trainers_log(caplog):
             ]  # fmt: skip
             score_items(reward, items)
     assert any("CompletionLengthDrift" in r.getMessage() for r in caplog.records)
+
+
+def test_watches_sharing_a_store_see_the_whole_steps_counts(tmp_path):
+    """Two trainer processes (each its own connection to one SQLite file) add to one
+    record per step: each watch's signals are the step's, not its own half's."""
+    path = tmp_path / "state.sqlite"
+    first, second = HealthWatch("root", SqliteStore(path)), HealthWatch("root", SqliteStore(path))
+    failed = Score(0.0, Status.ERROR, components={"root": 0.0, "math": 0.0})
+    for step in (1, 2):
+        first.observe(step, ["a" * 100] * 2, ["g", "g"], [score(1.0), score(0.0)])
+        second.observe(step, ["b" * 300] * 2, ["h", "h"], [failed, failed])
+    for watch in (first, second):
+        watch.observe(3, ["c"], ["k"], [score(1.0)])
+        [step_one] = watch.history[:1]
+        assert step_one["mean_length"] == 200.0 and step_one["error_rate"] == 0.5
+    alone = HealthWatch("root")
+    alone.observe(1, ["a" * 100] * 2, ["g", "g"], [score(1.0), score(0.0)])
+    alone.observe(2, ["c"], ["k"], [score(1.0)])
+    assert alone.history[0]["mean_length"] == 100.0 and alone.history[0]["error_rate"] == 0.0
+
+
+def item(step: int, answer: int) -> dict:
+    return {"prompt": "1+1?", "completion": f"So \\boxed{{{answer}}}.", "reference": "2",
+            "group_id": "q", "meta": {"step": step}}  # fmt: skip
+
+
+def test_the_adapters_count_into_the_chosen_state_store(tmp_path):
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    with Reward.from_spec({"type": "math"}, state=url) as reward:
+        scores = score_items(reward, [item(4, 2), item(4, 3)])
+        assert [s.value for s in scores] == [1.0, 0.0]
+        counts = monitor.recorded(reward.context.store(), reward.root.name, 4)
+    assert counts["samples"] == 2 and counts["groups"] == 1
+
+
+def test_without_a_chosen_store_no_state_file_is_made(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REWARDSMITH_STATE", raising=False)
+    with Reward.from_spec({"type": "math"}) as reward:
+        score_items(reward, [item(1, 2), item(2, 2)])
+    assert not (tmp_path / ".rewardsmith").exists()
+
+
+def test_an_unreachable_store_costs_the_batch_nothing(caplog, monkeypatch):
+    monkeypatch.setenv("REWARDSMITH_STATE", "redis://127.0.0.1:1/0")  # nothing listens
+    caplog.set_level(logging.WARNING, logger="rewardsmith.health")
+    with Reward.from_spec({"type": "math"}) as reward:
+        scores = score_items(reward, [item(1, 2), item(1, 3)])
+    assert [s.value for s in scores] == [1.0, 0.0]
+    assert any("no state store" in r.getMessage() for r in caplog.records)
+
+
+def test_a_store_that_fails_later_is_given_up_with_one_warning(tmp_path, caplog):
+    store = SqliteStore(tmp_path / "state.sqlite")
+    watch = HealthWatch("root", store)
+    watch.observe(1, ["x"], ["g"], [score(1.0)])
+    store.close()  # from here on, every use of it raises
+    caplog.set_level(logging.WARNING, logger="rewardsmith.health")
+    for step in (2, 3):
+        watch.observe(step, ["y" * 10], ["g"], [score(1.0)])
+    failures = [r for r in caplog.records if "state store failed" in r.getMessage()]
+    assert len(failures) == 1 and watch.store is None
+    assert [signals["mean_length"] for signals in watch.history] == [1.0, 10.0]

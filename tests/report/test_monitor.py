@@ -57,11 +57,13 @@ def test_workers_sharing_a_store_add_to_the_same_step():
     first = monitor.batch_counts(["x" * 10], ["g"], [score(1.0)], root="root")
     second = monitor.batch_counts(["x" * 30], ["h"], [score(0.0, Status.TIMEOUT)], root="root")
     monitor.record(store, "math", 7, first)
-    current = monitor.record(store, "math", 7, second)
+    monitor.record(store, "math", 7, second)
+    current = monitor.recorded(store, "math", 7)
     assert monitor.signals(current)["mean_length"] == 20.0
     assert monitor.signals(current)["timeout_rate"] == 0.5
-    other_step = monitor.record(store, "math", 8, first)
-    assert monitor.signals(other_step)["mean_length"] == 10.0
+    monitor.record(store, "math", 8, first)
+    assert monitor.signals(monitor.recorded(store, "math", 8))["mean_length"] == 10.0
+    assert monitor.recorded(store, "math", 9) == {}
 
 
 def test_serve_exports_the_health_gauges(tmp_path):

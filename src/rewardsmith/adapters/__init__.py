@@ -35,7 +35,9 @@ from rewardsmith.core.config import ConfigError
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.core.types import Score, Status
 from rewardsmith.report.alerts import HealthWatch
+from rewardsmith.report.alerts import log as health_log
 from rewardsmith.state import StateStore
+from rewardsmith.state.store import ENV_VAR as STATE_ENV_VAR
 
 ENV_REWARD = "REWARDSMITH_REWARD"
 ENV_WORKERS = "REWARDSMITH_WORKERS"
@@ -199,12 +201,31 @@ def _watched(
     so that a reward-health alert that starts firing is logged as a warning in the
     trainer's log (report/alerts.py; $REWARDSMITH_HEALTH_WARNINGS=0 turns that off)."""
     with _WATCHES_LOCK:
-        watch = _WATCHES.setdefault(reward, HealthWatch(reward.root.name))
+        watch = _WATCHES.get(reward)
+        if watch is None:
+            watch = _WATCHES[reward] = HealthWatch(reward.root.name, _health_store(reward))
         step = max((_step_of(sample) for sample in samples), default=0)
         completions = [str(s.get("completion", "")) for s in samples]
         groups = [str(s.get("group_id") or s.get("prompt", "")) for s in samples]
         watch.observe(step, completions, groups, scores)
     return scores
+
+
+def _health_store(reward: Reward) -> StateStore | None:
+    """The store the reward's health counts go to: the reward's state store where one was
+    chosen ($REWARDSMITH_STATE, `state=`) or is in use already, so that every process
+    sharing it counts into one record per step; else none (counted in this process, and
+    no state file is made for it)."""
+    context = reward.context
+    chosen = context.state is not None or os.environ.get(STATE_ENV_VAR)
+    if not chosen and context.opened is None:
+        return None
+    try:
+        return context.store()
+    except Exception as exc:  # an unreachable store must not cost the batch its rewards
+        health_log.warning("reward health: no state store (%s: %s); counting this "
+                           "process's batches only", type(exc).__name__, exc)  # fmt: skip
+        return None
 
 
 def _step_of(sample: Mapping[str, Any]) -> int:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from rewardsmith.core.types import Score
 from rewardsmith.report import monitor
+from rewardsmith.state.store import StateStore
 
 STEP_MINUTES = 5
 LOOKBACK = 30 // STEP_MINUTES  # `offset 30m`
@@ -21,6 +23,7 @@ ENV_WARNINGS = "REWARDSMITH_HEALTH_WARNINGS"  # "0" turns the trainer-log warnin
 log = logging.getLogger("rewardsmith.health")
 
 Signals = dict[str, float]
+T = TypeVar("T")
 
 
 def firing(history: Sequence[Signals]) -> list[str]:
@@ -62,10 +65,16 @@ def firing(history: Sequence[Signals]) -> list[str]:
 class HealthWatch:
     """A trainer process's view of its reward's health: batches are added to their
     step's counts; when a later step begins, the finished step's signals join the
-    history and each alert that starts firing is logged once as a warning."""
+    history and each alert that starts firing is logged once as a warning.
 
-    def __init__(self, root: str) -> None:
+    With a state `store`, the counts are the step's record there (monitor.record), to
+    which every process sharing the store adds (a trainer's reward workers, `serve`
+    workers), so the signals are the whole step's; a store that fails is given up for
+    this process's own counts, with one warning."""
+
+    def __init__(self, root: str, store: StateStore | None = None) -> None:
         self.root = root
+        self.store = store
         self.history: list[Signals] = []
         self.steps: list[int] = []
         self.open: dict[int, dict[str, float]] = {}
@@ -79,9 +88,12 @@ class HealthWatch:
         record = self.open.setdefault(step, {})
         for name, value in counts.items():
             record[name] = record.get(name, 0.0) + value
+        self._shared(lambda store: monitor.record(store, self.root, step, counts))
         started: list[str] = []
         for done in sorted(s for s in self.open if s < step):
-            self.history.append(monitor.signals(self.open.pop(done)))
+            own = self.open.pop(done)
+            shared = self._shared(lambda store, done=done: monitor.recorded(store, self.root, done))
+            self.history.append(monitor.signals(shared or own))
             self.steps.append(done)
             now = set(firing(self.history))
             for name in sorted(now - self.firing):
@@ -91,6 +103,18 @@ class HealthWatch:
                                 _signals_text(self.history[-1]))  # fmt: skip
             self.firing = now
         return started
+
+    def _shared(self, use: Callable[[StateStore], T]) -> T | None:
+        """`use(store)`, or None without a store or once it has failed (then given up)."""
+        if self.store is None:
+            return None
+        try:
+            return use(self.store)
+        except Exception as exc:  # health counts must never cost the batch its rewards
+            log.warning("reward health: the state store failed (%s: %s); counting this "
+                        "process's batches only", type(exc).__name__, exc)  # fmt: skip
+            self.store = None
+            return None
 
 
 def _signals_text(signals: Signals) -> str:

@@ -62,11 +62,19 @@ def batch_counts(
     return {name: float(value) for name, value in counts.items()}
 
 
-def record(store: StateStore, reward: str, step: int, counts: dict[str, float]) -> dict[str, float]:
-    """Add a batch's counts to its step's record; the record as it is now."""
-    key = f"{reward}:{step}"
-    store.apply([Update(NAMESPACE, key, add=counts)])
-    return store.read(NAMESPACE, [key]).get(key, counts)
+def record(store: StateStore, reward: str, step: int, counts: dict[str, float]) -> None:
+    """Add a batch's counts to its step's record."""
+    store.apply([Update(NAMESPACE, _key(reward, step), add=counts)])
+
+
+def recorded(store: StateStore, reward: str, step: int) -> dict[str, float]:
+    """A step's record as it is now (empty when nothing was recorded)."""
+    key = _key(reward, step)
+    return store.read(NAMESPACE, [key]).get(key, {})
+
+
+def _key(reward: str, step: int) -> str:
+    return f"{reward}:{step}"
 
 
 def signals(counts: dict[str, float]) -> dict[str, float]:

@@ -252,7 +252,9 @@ def _record_health(
     """Add the batch to its step's health counts in the reward's state store, and export
     the step's signals (report/monitor.py)."""
     counts = monitor.batch_counts(completions, groups, scores, reward.root.name)
-    current = monitor.record(reward.context.store(), reward.root.name, step, counts)
+    store = reward.context.store()
+    monitor.record(store, reward.root.name, step, counts)
+    current = monitor.recorded(store, reward.root.name, step) or counts
     metrics.observe_health(step, monitor.signals(current))
 
 
