@@ -10,6 +10,7 @@ from collections import defaultdict
 
 import pytest
 
+from rewardsmith.adapters import HEALTH_METRICS
 from rewardsmith.adapters.trl import async_trl_reward, reward_funcs, trl_reward
 from rewardsmith.core.pipeline import Reward
 from tests.adapters.conftest import (
@@ -139,8 +140,12 @@ def test_components_are_logged_as_their_own_zero_weight_functions(rows, pipeline
     total = pipeline_funcs.funcs[0]
     assert total.last_components["correct"] == labels
     # TRL 1.x loggers, once per batch by the reward function: only what TRL does not
-    # already log for the component functions
-    assert logs.metrics == {"math_pipeline/status_ok": [1.0]}
+    # already log for the component functions, and the batch's reward health
+    health = {f"math_pipeline/health/{name}": [0.0] for name in HEALTH_METRICS}
+    health["math_pipeline/health/mean_length"] = [
+        sum(len(row["completion"]) for row in rows) / len(rows)
+    ]
+    assert logs.metrics == {"math_pipeline/status_ok": [1.0], **health}
     assert logs.extra == {"math_pipeline/status": ["ok"] * len(rows)}
 
 
@@ -154,8 +159,33 @@ def test_a_lone_reward_function_logs_its_components_through_trls_loggers(rows):
     assert logs.metrics["math_pipeline/correct"] == [pytest.approx(sum(labels) / len(labels))]
     assert logs.extra["math_pipeline/correct"] == labels
     parts = {f"math_pipeline/{part}" for part in PIPELINE_COMPONENTS}
-    assert set(logs.metrics) == {*parts, "math_pipeline/status_ok"}
+    health = {f"math_pipeline/health/{name}" for name in HEALTH_METRICS}
+    assert set(logs.metrics) == {*parts, *health, "math_pipeline/status_ok"}
     assert set(logs.extra) == {*parts, "math_pipeline/status"}
+
+
+def test_a_health_alert_reaches_trls_metrics_and_the_log(caplog):
+    """A policy padding its completions: the length alert shows in TRL's metrics
+    (`health/alerts_firing`) and as a warning in the trainer's log."""
+    caplog.set_level("WARNING", logger="rewardsmith.health")
+    func = trl_reward("math", workers=1)
+    logs = TRLLogs()
+    try:
+        for step in range(1, 14):
+            padding = " Let me check." * (0 if step < 4 else 30 * step)
+            completions = [f"So \\boxed{{{answer}}}.{padding}" for answer in (2, 3)]
+            inputs = [{"prompt": "1+1?", "solution": "2"}] * 2
+            call_like_grpo_trainer(func, inputs, completions, step, logs)
+    finally:
+        func.close()
+    firing = logs.metrics["math/health/alerts_firing"]
+    assert firing[0] == 0.0 and firing[-1] >= 1.0
+    assert (
+        logs.metrics["math/health/mean_length"][-1]
+        > 10 * logs.metrics["math/health/mean_length"][0]
+    )
+    warned = [r.getMessage() for r in caplog.records if "CompletionLengthDrift" in r.getMessage()]
+    assert len(warned) == 1
 
 
 def test_every_function_of_a_reward_shares_one_batched_scoring(rows):
@@ -203,7 +233,10 @@ def test_unscorable_completions_get_none_never_a_made_up_zero(math_reward):
     )
     assert rewards == [1.0, 0.0, None, None]  # a wrong answer is 0; unscorable ones are None
     assert logs.extra == {"math/status": ["ok", "ok", "invalid", "invalid"]}
-    assert logs.metrics == {"math/status_ok": [0.5]}
+    assert logs.metrics["math/status_ok"] == [0.5]
+    # health counts every completion, the unreadable one as empty: (9 + 9 + 0 + 9) / 4
+    assert logs.metrics["math/health/mean_length"] == [6.75]
+    assert set(logs.metrics) == {"math/status_ok", *(f"math/health/{n}" for n in HEALTH_METRICS)}
     crashing = trl_reward({"type": "meta_value", "key": "value"}, workers=1)
     assert crashing(prompts=["p", "p"], completions=["a", "b"], value=[0.5, 0.7], crash=[0, 1]) == [
         0.5,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from rewardsmith.adapters import HEALTH_METRICS
 from rewardsmith.adapters.trl import async_trl_reward, reward_funcs, trl_reward
 from tests.adapters.conftest import PIPELINE, PIPELINE_NAMES
 
@@ -104,6 +105,11 @@ def assert_logged_once_each(logs: list[dict], names: Sequence[str], extra: set[s
             assert math.isfinite(entry[f"rewards/{name}/mean"])
 
 
+def health_keys(name: str) -> set[str]:
+    """The reward-health metrics the adapter logs through `log_metric`."""
+    return {f"{name}/health/{signal}" for signal in HEALTH_METRICS}
+
+
 def close(funcs: list) -> None:
     getattr(funcs[0], "reward_func", funcs[0]).close()
 
@@ -116,7 +122,7 @@ def test_single_reward_function(tmp_path, is_async):
         logs = train_two_steps(funcs, None, tmp_path)
     finally:
         close(funcs)
-    assert_logged_once_each(logs, ["math"], {"math/status_ok"})
+    assert_logged_once_each(logs, ["math"], {"math/status_ok", *health_keys("math")})
     assert all(entry["math/status_ok"] == 1.0 for entry in logs)
 
 
@@ -127,6 +133,7 @@ def test_pipeline_with_weights(tmp_path, is_async):
         logs = train_two_steps(funcs.funcs, funcs.weights, tmp_path)
     finally:
         close(funcs.funcs)
-    assert_logged_once_each(logs, PIPELINE_NAMES, {"math_pipeline/status_ok"})
+    extra = {"math_pipeline/status_ok", *health_keys("math_pipeline")}
+    assert_logged_once_each(logs, PIPELINE_NAMES, extra)
     for entry in logs:  # only the total trains: the reward is its mean
         assert entry["reward"] == pytest.approx(entry["rewards/math_pipeline/mean"])

@@ -15,7 +15,10 @@ lives here:
   (`meta.step`, from the request or `$REWARDSMITH_STEP`);
 - `extra_values`: per-component values with the same keys for every sample, as verl's
   `reward_extra_info` and OpenRLHF's `extra_logs` need, plus `status_ok` (1.0 or 0.0) so
-  that a sample that could not be scored is never mistaken for a model failure.
+  that a sample that could not be scored is never mistaken for a model failure;
+- reward health (report/alerts.py): every batch joins its step's health counts, an alert
+  that starts firing is logged as a warning, and `health_metrics` gives the last batch's
+  signals for a trainer's metric hook (TRL's `log_metric`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from rewardsmith.api import default_workers, load_reward
 from rewardsmith.core.config import ConfigError
 from rewardsmith.core.pipeline import Reward
 from rewardsmith.core.types import Score, Status
+from rewardsmith.report import monitor
 from rewardsmith.report.alerts import HealthWatch
 from rewardsmith.report.alerts import log as health_log
 from rewardsmith.state import StateStore
@@ -205,10 +209,36 @@ def _watched(
         if watch is None:
             watch = _WATCHES[reward] = HealthWatch(reward.root.name, _health_store(reward))
         step = max((_step_of(sample) for sample in samples), default=0)
-        completions = [str(s.get("completion", "")) for s in samples]
-        groups = [str(s.get("group_id") or s.get("prompt", "")) for s in samples]
-        watch.observe(step, completions, groups, scores)
+        watch.observe(step, *_health_inputs(samples), scores)
     return scores
+
+
+def _health_inputs(samples: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
+    """The completions and group keys the health counts read."""
+    completions = [str(s.get("completion", "")) for s in samples]
+    groups = [str(s.get("group_id") or s.get("prompt", "")) for s in samples]
+    return completions, groups
+
+
+HEALTH_METRICS = (
+    "mean_length", "error_rate", "timeout_rate", "hostile_rate", "repeated_share",
+    "zero_variance_share", "alerts_firing",
+)  # fmt: skip
+
+
+def health_metrics(
+    reward: Reward, items: Sequence[Item], scores: Sequence[Score]
+) -> dict[str, float]:
+    """A scored batch's reward-health signals (report/monitor.py; an unscorable item
+    counts as an empty completion), and how many health alerts fire now, under
+    `health/` names, for a trainer's metric hooks: always the same keys."""
+    samples = [{} if isinstance(item, Unscorable) else item for item in items]
+    counts = monitor.batch_counts(*_health_inputs(samples), scores, reward.root.name)
+    signals = monitor.signals(counts)
+    with _WATCHES_LOCK:
+        watch = _WATCHES.get(reward)
+        signals["alerts_firing"] = float(len(watch.firing)) if watch is not None else 0.0
+    return {f"health/{name}": signals.get(name, 0.0) for name in HEALTH_METRICS}
 
 
 def _health_store(reward: Reward) -> StateStore | None:

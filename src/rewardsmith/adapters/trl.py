@@ -48,6 +48,7 @@ from rewardsmith.adapters import (
     ascore_items,
     component_fallbacks,
     extra_values,
+    health_metrics,
     score_items,
 )
 from rewardsmith.core.types import Score
@@ -143,14 +144,14 @@ class TRLReward:
         """One reward per completion, for TRL's keyword arguments (see `read`)."""
         items, log_metric, log_extra = self.read(**kwargs)
         scores = self.scorer.score(items)
-        self._log(scores, log_metric, log_extra)
+        self._log(items, scores, log_metric, log_extra)
         return self._values(scores)
 
     async def acall(self, **kwargs: Any) -> list[float | None]:
         """`__call__` for TRL's async path (uses `Reward.ascore`)."""
         items, log_metric, log_extra = self.read(**kwargs)
         scores = await self.scorer.ascore(items)
-        self._log(scores, log_metric, log_extra)
+        self._log(items, scores, log_metric, log_extra)
         return self._values(scores)
 
     def read(
@@ -190,15 +191,17 @@ class TRLReward:
 
     def _log(
         self,
+        items: list[Item],
         scores: list[Score],
         log_metric: Logger | None,
         log_extra: Logger | None,
     ) -> None:
         """Through TRL's loggers, once per batch (by the reward, not its per-component
-        functions): the share scored as a metric and each completion's status as a table
-        column; with `log_components`, also each component's mean over the scored
-        completions as a metric and its values as a column (`reward_funcs` turns that off:
-        its component functions are logged by TRL itself)."""
+        functions): the share scored and the batch's reward-health signals (`health/...`)
+        as metrics and each completion's status as a table column; with
+        `log_components`, also each component's mean over the scored completions as a
+        metric and its values as a column (`reward_funcs` turns that off: its component
+        functions are logged by TRL itself)."""
         if self.component is not None or not scores:
             return
         if log_extra is not None:
@@ -213,6 +216,8 @@ class TRLReward:
                 log_metric(column, sum(scored) / len(scored))
         if log_metric is not None:
             log_metric(f"{self.__name__}/{STATUS_OK}", sum(s.ok for s in scores) / len(scores))
+            for name, value in health_metrics(self.scorer.reward.get(), items, scores).items():
+                log_metric(f"{self.__name__}/{name}", value)
 
     def close(self) -> None:
         self.scorer.reward.close()
