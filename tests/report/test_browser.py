@@ -35,7 +35,7 @@ def report(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("report")
     first = root / "step1.jsonl"
     subprocess.run([str(CLI), "score", str(ROOT / "examples" / "math_grpo.jsonl"), "--reward",
-                    str(ROOT / "examples" / "math_pipeline.yaml"), "-o", str(first)],
+                    str(ROOT / "examples" / "math_pipeline.yaml"), "-o", str(first), "--timings"],
                    check=False, capture_output=True, timeout=600)  # fmt: skip
     rng = random.Random(0)
     later = []
@@ -57,6 +57,7 @@ def test_the_browser_renders_every_plot_without_a_script_error(report):
     assert rendered.returncode == 0, rendered.stderr[-2000:]
     assert rendered.stdout.count("<svg") >= 4  # rewards, reasons, length, drift
     assert "<h2>Drift over steps</h2>" in rendered.stdout
+    assert "<h2>Slowest samples</h2>" in rendered.stdout  # the later step kept info.seconds
     console = [line for line in rendered.stderr.splitlines() if "CONSOLE" in line]
     assert console == [], console
 
