@@ -18,8 +18,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# Where the dev extra is installed, a changed pyproject.toml reinstalls that instead: the
+# core install alone would move antlr4 back to 4.13 and break the dev extra's verl.
 $(CORE): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[report]'
+	if [ -e $(DEV) ]; then rm -f $(DEV) && $(MAKE) $(DEV); \
+	else $(BIN)/pip install --quiet -e '.[report]'; fi
 	touch $@
 
 # The dev extra includes the core install, so it stands for both.

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import IO, Annotated, NoReturn, TextIO
+from typing import IO, Annotated, Any, NoReturn, TextIO
 
 import typer
 from rich.console import Console
@@ -257,6 +257,26 @@ def _run(
     raise typer.Exit(1 if any(counts.get(status) for status in failing) else 0)
 
 
+def _scored_rows(path: Path) -> list[dict[str, Any]]:
+    """A scored JSONL file's rows (exits naming the file and line on bad input)."""
+    if not path.is_file():
+        _fail(f"{path}: no such file")
+    rows = []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            _fail(f"{path}:{number}: not a JSON line")
+        if not isinstance(row, dict):
+            _fail(f"{path}:{number}: expected a JSON object (a scored sample)")
+        rows.append(row)
+    if not rows:
+        _fail(f"{path}: no scored samples")
+    return rows
+
+
 @app.command("report")
 def report_command(
     inputs: Annotated[
@@ -267,34 +287,31 @@ def report_command(
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Also write the report's numbers as JSON here.")
     ] = None,
+    versus: Annotated[
+        Path | None,
+        typer.Option(
+            "--versus",
+            help="The last file's rollouts scored with another reward (same lines, same "
+            "order): how much the two rewards disagree.",
+        ),
+    ] = None,
 ) -> None:
     """Write a reward-health report (one self-contained HTML page) for scored files."""
-    from rewardsmith.report.health import report_numbers
+    from rewardsmith.report.health import report_numbers, rollout_mismatch
 
     try:
         from rewardsmith.report.html import render
     except ImportError as exc:
         _fail(f"report: needs matplotlib ({exc}): pip install 'rewardsmith[report]'")
 
-    steps = []
-    for path in inputs:
-        if not path.is_file():
-            _fail(f"{path}: no such file")
-        rows = []
-        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError:
-                _fail(f"{path}:{number}: not a JSON line")
-            if not isinstance(row, dict):
-                _fail(f"{path}:{number}: expected a JSON object (a scored sample)")
-            rows.append(row)
-        if not rows:
-            _fail(f"{path}: no scored samples")
-        steps.append(rows)
-    numbers = report_numbers(steps, [str(path) for path in inputs])
+    steps = [_scored_rows(path) for path in inputs]
+    other = None
+    if versus is not None:
+        other = (str(versus), _scored_rows(versus))
+        why = rollout_mismatch(steps[-1], other[1])
+        if why:
+            _fail(f"--versus {versus}: {why} of {inputs[-1]}")
+    numbers = report_numbers(steps, [str(path) for path in inputs], other)
     output.write_text(render(numbers), encoding="utf-8")
     if json_path is not None:
         json_path.write_text(json.dumps(numbers, indent=1))

@@ -15,7 +15,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rewardsmith.report.health import report_numbers, spearman, starc_distance, step_health, wilson
+from rewardsmith.report.health import (
+    report_numbers,
+    rollout_mismatch,
+    spearman,
+    starc_distance,
+    step_health,
+    two_rewards,
+    wilson,
+)
 
 CLI = Path(sys.executable).with_name("rewardsmith")
 
@@ -177,3 +185,65 @@ def test_math_lines_carry_their_reading_and_pool_time(tmp_path):
     page = tmp_path / "report.html"
     subprocess.run([str(CLI), "report", str(scored), "-o", str(page)], check=True, timeout=300)
     assert "<h2>Slowest samples</h2>" in page.read_text()
+
+
+def test_two_rewards_on_the_same_rollouts():
+    rows = [row("a", 1.0, "a1"), row("a", 0.0, "a2"), row("a", 0.5, "a3"),
+            row("b", 1.0, "b1"), row("b", 0.0, "b2")]  # fmt: skip
+    same = two_rewards(rows, [dict(r, reward=2 * r["reward"] + 1) for r in rows])
+    assert same["spearman"] == pytest.approx(1.0) and same["starc_distance"] == pytest.approx(0.0)
+    assert same["only_first_right"] == 0 and same["furthest_apart"] == []
+    flipped = two_rewards(rows, [dict(r, reward=1.0 - r["reward"]) for r in rows])
+    assert flipped["spearman"] == pytest.approx(-1.0)
+    assert flipped["starc_distance"] == pytest.approx(1.0)
+    # right by the first only: a1 and b1 (and a3 at 0.5 is right by both)
+    assert (flipped["only_first_right"], flipped["only_second_right"]) == (2, 2)
+    assert {e["completion"] for e in flipped["furthest_apart"]} <= {"a1", "a2", "b1", "b2"}
+    unscored = [dict(r, status="invalid") if r["completion"] == "a3" else r for r in rows]
+    assert two_rewards(rows, unscored)["samples"] == 4
+
+
+def test_rewards_are_compared_only_on_the_same_rollouts():
+    rows = [row("a", 1.0, "x"), row("a", 0.0, "y")]
+    assert rollout_mismatch(rows, [dict(r) for r in rows]) == ""
+    assert "1 scored samples, expected 2" in rollout_mismatch(rows, rows[:1])
+    swapped = [rows[1], rows[0]]
+    assert rollout_mismatch(rows, swapped) == "line 1: not the same rollout (completion differs)"
+
+
+def test_cli_compares_two_rewards_scored_on_the_same_rollouts(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    batch = root / "examples" / "math_grpo.jsonl"
+    outputs = {}
+    for name, reward in (
+        ("math", "math"),
+        ("pipeline", str(root / "examples" / "math_pipeline.yaml")),
+    ):
+        outputs[name] = tmp_path / f"{name}.jsonl"
+        command = [str(CLI), "score", str(batch), "--reward", reward, "-o", str(outputs[name])]
+        subprocess.run(command, capture_output=True, timeout=600, check=False)
+    page, numbers = tmp_path / "report.html", tmp_path / "report.json"
+    command = [str(CLI), "report", str(outputs["pipeline"]), "--versus", str(outputs["math"]),
+               "-o", str(page), "--json", str(numbers)]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    versus = json.loads(numbers.read_text())["versus"]
+    assert versus["samples"] == 48 and versus["file"] == str(outputs["math"])
+    # the two agree on every right and wrong answer, and order the wrong ones differently:
+    # the pipeline pays a format bonus and takes 0.5 off an answer that is not there
+    assert versus["only_first_right"] == versus["only_second_right"] == 0
+    assert 0.0 < versus["starc_distance"] < 1.0 and versus["spearman"] < 1.0
+    assert -0.5 in [entry["reward"] for entry in versus["furthest_apart"]]
+    assert "<h2>Two rewards on the same rollouts</h2>" in page.read_text()
+    other = tmp_path / "other.jsonl"
+    other.write_text("".join(reversed(outputs["math"].read_text().splitlines(keepends=True))))
+    command = [
+        str(CLI),
+        "report",
+        str(outputs["pipeline"]),
+        "--versus",
+        str(other),
+        "-o",
+        str(page),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "line 1: not the same rollout" in done.stderr

@@ -37,7 +37,7 @@ Z_95 = 1.959964
 def step_health(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The numbers of one scored file (one training step)."""
     statuses = Counter(str(row.get("status", "ok")) for row in rows)
-    scored = [row for row in rows if row.get("status", "ok") != "invalid" and "reward" in row]
+    scored = [row for row in rows if _scored(row)]
     rewards = np.array([float(row["reward"]) for row in scored])
     lengths = np.array([len(str(row.get("completion", ""))) for row in scored])
     names = sorted({name for row in scored for name in row.get("components", {})})
@@ -82,8 +82,14 @@ def step_health(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-def report_numbers(steps: Sequence[Sequence[Mapping[str, Any]]], names: Sequence[str]) -> dict:
-    """Every step's numbers, and the drift of the headline ones across steps."""
+def report_numbers(
+    steps: Sequence[Sequence[Mapping[str, Any]]],
+    names: Sequence[str],
+    versus: tuple[str, Sequence[Mapping[str, Any]]] | None = None,
+) -> dict:
+    """Every step's numbers, the drift of the headline ones across steps, and with
+    `versus` (a file's name and rows: the last step's rollouts scored by another reward)
+    how the two rewards disagree."""
     per_step = [step_health(rows) for rows in steps]
     components = sorted({name for step in per_step for name in step["components"]})
     drift = {
@@ -104,7 +110,53 @@ def report_numbers(steps: Sequence[Sequence[Mapping[str, Any]]], names: Sequence
             for name in components
         },
     }
-    return {"files": list(names), "steps": per_step, "drift": drift}
+    numbers: dict[str, Any] = {"files": list(names), "steps": per_step, "drift": drift}
+    if versus is not None:
+        numbers["versus"] = two_rewards(steps[-1], versus[1]) | {"file": versus[0]}
+    return numbers
+
+
+def rollout_mismatch(rows: Sequence[Mapping[str, Any]], other: Sequence[Mapping[str, Any]]) -> str:
+    """Why `other` is not the same rollouts as `rows`, line by line ('' when it is): the
+    same number of lines, and on each the same completion, prompt and group."""
+    if len(rows) != len(other):
+        return f"{len(other)} scored samples, expected {len(rows)} (the same rollouts)"
+    for number, (row, twin) in enumerate(zip(rows, other, strict=True), 1):
+        for field in ("completion", "prompt", "group_id"):
+            if row.get(field) != twin.get(field):
+                return f"line {number}: not the same rollout ({field} differs)"
+    return ""
+
+
+def two_rewards(rows: Sequence[Mapping[str, Any]], other: Sequence[Mapping[str, Any]]) -> dict:
+    """Two rewards of the same rollouts (row i of each: the same sample), over the samples
+    both scored: rank correlation, STARC-style distance (per prompt), how often one says
+    right (>= 0.5) where the other says wrong, and the samples they rank furthest apart."""
+    pairs = enumerate(zip(rows, other, strict=True))
+    both = [i for i, (row, twin) in pairs if _scored(row) and _scored(twin)]
+    first = np.array([float(rows[i]["reward"]) for i in both])
+    second = np.array([float(other[i]["reward"]) for i in both])
+    groups = _groups([rows[i] for i in both])
+    right_first, right_second = first >= 0.5, second >= 0.5
+    apart = np.abs(_ranks(first) - _ranks(second)) if both else np.array([])
+    furthest = [both[k] for k in np.argsort(-apart, kind="stable")[:EXAMPLES] if apart[k] > 0]
+    return {
+        "samples": len(both),
+        "spearman": spearman(first, second),
+        "starc_distance": starc_distance(first, second, groups) if both else None,
+        "only_first_right": int((right_first & ~right_second).sum()),
+        "only_second_right": int((right_second & ~right_first).sum()),
+        "furthest_apart": [
+            {"reward": float(rows[i]["reward"]), "other_reward": float(other[i]["reward"]),
+             "completion": str(rows[i].get("completion", ""))[:300]}
+            for i in furthest
+        ],
+        "points": {"reward": first.tolist(), "other_reward": second.tolist()},
+    }  # fmt: skip
+
+
+def _scored(row: Mapping[str, Any]) -> bool:
+    return row.get("status", "ok") != "invalid" and isinstance(row.get("reward"), int | float)
 
 
 def spearman(first: np.ndarray, second: np.ndarray) -> float | None:

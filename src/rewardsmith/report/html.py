@@ -72,6 +72,21 @@ def render(numbers: Mapping[str, Any]) -> str:
                 _slowest_table(last["slowest"]),
             )
         )
+    if "versus" in numbers:
+        versus = numbers["versus"]
+        sections.append(
+            _section(
+                "Two rewards on the same rollouts",
+                f"This reward (last step) against {Path(versus['file']).name} on the "
+                f"{versus['samples']} samples both scored: rank correlation "
+                f"{_number(versus['spearman'])}, STARC-style distance "
+                f"{_number(versus['starc_distance'])} (0: same per-prompt ordering and "
+                f"spacing, 1: opposite); right (>= 0.5) by this one only: "
+                f"{versus['only_first_right']}, by the other only: "
+                f"{versus['only_second_right']}.",
+                _figure(_versus_scatter, versus) + _apart_table(versus["furthest_apart"]),
+            )
+        )
     if len(steps) > 1:
         sections.append(
             _section(
@@ -145,6 +160,17 @@ def _length_scatter(step: Mapping[str, Any]) -> Any:
     return figure
 
 
+def _versus_scatter(versus: Mapping[str, Any]) -> Any:
+    points = versus["points"]
+    if not points["reward"]:
+        return None
+    figure, axis = plt.subplots(figsize=(4, 4))
+    axis.scatter(points["other_reward"], points["reward"], s=8, alpha=0.5, color="#4a7bb7")
+    axis.set_xlabel("the other reward")
+    axis.set_ylabel("this reward")
+    return figure
+
+
 def _drift(drift: Mapping[str, Any]) -> Any:
     panels = [("mean length", {"mean length": drift["mean_length"]}),
               ("mean reward", {"reward": drift["mean_reward"]}),
@@ -198,6 +224,20 @@ def _audit_table(audit: Mapping[str, Any]) -> str:
     return (
         "<table><tr><th>component</th><th>false positives</th><th>false negatives</th>"
         f"<th>false-positive examples</th></tr>{''.join(rows)}</table>"
+    )
+
+
+def _apart_table(apart: list[Mapping[str, Any]]) -> str:
+    if not apart:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_number(entry['reward'])}</td><td>{_number(entry['other_reward'])}</td>"
+        f"<td style='text-align:left'>{html.escape(entry['completion'][:200])}</td></tr>"
+        for entry in apart
+    )
+    return (
+        "<p class='what'>The samples the two rank furthest apart:</p><table><tr>"
+        f"<th>this reward</th><th>the other</th><th>completion</th></tr>{rows}</table>"
     )
 
 
