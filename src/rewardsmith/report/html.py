@@ -151,23 +151,23 @@ def _reasons(step: Mapping[str, Any]) -> Any:
 
 def _length_scatter(step: Mapping[str, Any]) -> Any:
     points = step["length_reward"]
-    if not points["length"]:
-        return None
-    figure, axis = plt.subplots(figsize=(6, 3))
-    axis.scatter(points["length"], points["reward"], s=8, alpha=0.6, color="#4a7bb7")
-    axis.set_xlabel("completion length (characters)")
-    axis.set_ylabel("reward")
-    return figure
+    return _scatter(points["length"], points["reward"], "completion length (characters)",
+                    "reward", (6, 3))  # fmt: skip
 
 
 def _versus_scatter(versus: Mapping[str, Any]) -> Any:
     points = versus["points"]
-    if not points["reward"]:
+    return _scatter(points["other_reward"], points["reward"], "the other reward", "this reward",
+                    (4, 4))  # fmt: skip
+
+
+def _scatter(x: list[float], y: list[float], x_label: str, y_label: str, size: Any) -> Any:
+    if not x:
         return None
-    figure, axis = plt.subplots(figsize=(4, 4))
-    axis.scatter(points["other_reward"], points["reward"], s=8, alpha=0.5, color="#4a7bb7")
-    axis.set_xlabel("the other reward")
-    axis.set_ylabel("this reward")
+    figure, axis = plt.subplots(figsize=size)
+    axis.scatter(x, y, s=8, alpha=0.6, color="#4a7bb7")
+    axis.set_xlabel(x_label)
+    axis.set_ylabel(y_label)
     return figure
 
 
