@@ -64,7 +64,8 @@ def test_retry_after_is_honoured_up_to_the_cap(judge_config, openai_server):
     [result] = ask(backend, "busy")
     elapsed = time.perf_counter() - started
     assert result.ok and result.attempts == 2
-    assert 0.25 <= elapsed < 3
+    assert elapsed >= 0.25  # it waited (about the cap) ...
+    assert elapsed < 5  # ... and not the 5 s the server asked for
 
 
 def test_each_result_carries_the_time_the_judge_took_on_it(judge_config, openai_server):
