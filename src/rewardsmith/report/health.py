@@ -138,12 +138,12 @@ def two_rewards(rows: Sequence[Mapping[str, Any]], other: Sequence[Mapping[str, 
     second = np.array([float(other[i]["reward"]) for i in both])
     groups = _groups([rows[i] for i in both])
     right_first, right_second = first >= 0.5, second >= 0.5
-    apart = np.abs(_ranks(first) - _ranks(second)) if both else np.array([])
+    apart = np.abs(_ranks(first) - _ranks(second))
     furthest = [both[k] for k in np.argsort(-apart, kind="stable")[:EXAMPLES] if apart[k] > 0]
     return {
         "samples": len(both),
         "spearman": spearman(first, second),
-        "starc_distance": starc_distance(first, second, groups) if both else None,
+        "starc_distance": starc_distance(first, second, groups),
         "only_first_right": int((right_first & ~right_second).sum()),
         "only_second_right": int((right_second & ~right_first).sum()),
         "furthest_apart": [

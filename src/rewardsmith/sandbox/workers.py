@@ -102,7 +102,9 @@ class _WarmPool:
         self.ready: queue.Queue[Worker] = queue.Queue()
         self.wanted: queue.SimpleQueue[bool] = queue.SimpleQueue()  # False: stop
         self.closed = False
-        self.refills = [threading.Thread(target=self._refill, daemon=True) for _ in range(size)]
+        self.refills = [
+            threading.Thread(target=self._keep_filled, daemon=True) for _ in range(size)
+        ]
         for thread in self.refills:
             thread.start()
             self.wanted.put(True)
@@ -118,7 +120,8 @@ class _WarmPool:
                 return worker
             worker.finish()
 
-    def _refill(self) -> None:
+    def _keep_filled(self) -> None:
+        """Start a worker for each take asked for, until told to stop (False)."""
         while self.wanted.get():
             try:
                 worker = Worker(self.limits)
